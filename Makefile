@@ -15,8 +15,8 @@ up: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py compilemessages --ignore='.venv/*' --ignore='node_modules/*' -v0 || true
 	$(PY) manage.py create_first_admin
+	$(PY) manage.py sync_system_models
 	$(PY) manage.py register_demo_models --url http://127.0.0.1:$(DEMO_LLM_PORT)/v1
-	$(PY) manage.py load_demo_datasets
 	@echo "Open http://127.0.0.1:$(PORT)/ — web, worker and demo LLM are starting (Ctrl-C stops all)."
 	PORT=$(PORT) DEMO_LLM_PORT=$(DEMO_LLM_PORT) $(VENV)/bin/honcho start
 
@@ -32,7 +32,7 @@ $(VENV)/.installed: pyproject.toml tools/requirements.py tools/install_system_pa
 	touch $@
 
 test: install
-	sh tools/run_tests.sh
+	sh tools/run_tests.sh $(ARGS)
 
 css:
 	npm install --no-audit --no-fund && npm run build

@@ -1,9 +1,25 @@
 """Fixtures shared by every app's tests: users, an admin, the demo LLM server and a model on it."""
 
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
 import pytest
 from django.test import Client
+from django.utils import translation
 
 PASSWORD = "correct-horse-battery-staple"
+DEMO_LLM_KEY = "demo-secret-key"
+# Short latencies keep the suite fast; tests that need others pass them per request. The empty
+# key keeps a DEMO_LLM_API_KEY in the developer's environment out of the test servers.
+DEMO_LLM_TEST_OPTIONS = ("--api-key=", "--slow-ttft", "0.3", "--slow-tps", "50")
 
 
 @pytest.fixture
@@ -42,3 +58,97 @@ def admin_client(admin_user) -> Client:
     client = Client()
     client.force_login(admin_user)
     return client
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _demo_llm_wait(url: str, process: subprocess.Popen, timeout: float) -> bool:
+    """True once the server answers, False if it exits or stays silent until the timeout."""
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/models", timeout=1).close()
+            return True
+        except urllib.error.HTTPError:
+            return True  # An answer all the same: 401 when the server wants a key.
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+@contextmanager
+def demo_llm_server(*options: str, timeout: float = 20) -> Iterator[str]:
+    """Run llm_models/demo_llm.py in a subprocess with these options; yield its base URL."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/v1"
+    command = [sys.executable, "-m", "llm_models.demo_llm", "--port", str(port)]
+    with tempfile.TemporaryFile() as output:
+        process = subprocess.Popen(
+            [*command, *DEMO_LLM_TEST_OPTIONS, *options],
+            cwd=Path(__file__).parent,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            if not _demo_llm_wait(url, process, timeout):
+                output.seek(0)
+                log = output.read().decode(errors="replace")
+                message = f"The demo LLM server did not answer at {url} within {timeout} s"
+                raise RuntimeError(f"{message}:\n{log}")
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture(scope="session")
+def demo_llm_url() -> Iterator[str]:
+    """Base URL of a demo LLM server (no API key) shared by the whole session."""
+    with demo_llm_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def demo_llm_keyed_url() -> Iterator[str]:
+    """Base URL of a demo LLM server that wants the bearer key DEMO_LLM_KEY."""
+    with demo_llm_server("--api-key", DEMO_LLM_KEY) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def demo_llm_start() -> Iterator[Callable[..., str]]:
+    """Start more demo servers with other options, e.g. `demo_llm_start("--flaky-rate", "1")`.
+
+    Each call starts a fresh server (fresh counters); all of them stop at the end of the session.
+    """
+    with ExitStack() as servers:
+        yield lambda *options: servers.enter_context(demo_llm_server(*options))
+
+
+@pytest.fixture
+def demo_model(demo_llm_url):
+    """A system model on the demo server's fast model."""
+    from llm_models.models import LLMModel
+
+    return LLMModel.objects.create(name="Demo Fast", base_url=demo_llm_url, model_name="demo-fast")
+
+
+@pytest.fixture
+def closed_port_url() -> str:
+    """A base URL where nothing listens."""
+    return f"http://127.0.0.1:{_free_port()}/v1"
+
+
+@pytest.fixture
+def english():
+    """User-facing messages in English (the default language is Simplified Chinese)."""
+    with translation.override("en"):
+        yield

@@ -228,3 +228,18 @@ LLM_REQUEST_TIMEOUT = _env(env.float, "LLM_REQUEST_TIMEOUT", default=120.0)
 LLM_CHECK_TIMEOUT = _env(env.float, "LLM_CHECK_TIMEOUT", default=10.0)
 LLM_MAX_RETRIES = _env(env.int, "LLM_MAX_RETRIES", default=2)
 LLM_MAX_CONNECTIONS = _env(env.int, "LLM_MAX_CONNECTIONS", default=200)
+# API keys are encrypted at rest with the first of these keys; all of them decrypt, so a new key
+# can be put first and the old one kept behind it. Defaults to SECRET_KEY: set it explicitly in
+# production, so that rotating SECRET_KEY does not make stored keys unreadable.
+FIELD_ENCRYPTION_KEYS = _env(env.list, "FIELD_ENCRYPTION_KEY", default=[SECRET_KEY])
+# Hosts and networks that user-created models may point at: "*" (the default) allows any,
+# otherwise host names (wildcards allowed, e.g. "*.corp.example") and CIDR networks.
+# The cloud metadata address is refused whatever this says.
+USER_MODEL_ALLOWED_HOSTS = _env(env.list, "USER_MODEL_ALLOWED_HOSTS", default=["*"])
+# Optional JSON file of system models, applied idempotently by `manage.py sync_system_models`.
+SYSTEM_MODELS_FILE = env.str("SYSTEM_MODELS_FILE", default="")
+
+# --- Datasets ------------------------------------------------------------------------------
+DATASET_UPLOAD_MAX_BYTES = _env(env.int, "DATASET_UPLOAD_MAX_BYTES", default=500 * 1024 * 1024)
+FILE_UPLOAD_TEMP_DIR = str(DATA_DIR / "tmp")
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)

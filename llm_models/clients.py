@@ -1,18 +1,25 @@
-"""The one place that builds openai clients from a model record.
+"""The one place that builds openai clients from a model record and explains their failures.
 
 Chat, evaluations and perfbench call these; they never construct clients themselves.
 """
 
+import errno
+import socket
 from typing import Any
 
 import httpx
+import openai
 from django.conf import settings
+from django.utils.translation import gettext as _
 from openai import AsyncOpenAI, OpenAI
 
+from llm_models.endpoints import endpoint_validate
 from llm_models.models import LLMModel
 
 
 def _client_kwargs(model: LLMModel, timeout: float | None, max_retries: int | None) -> dict:
+    # Checked at every use, not only when saved: the allow-list may have changed since.
+    endpoint_validate(model.base_url, user_model=not model.is_system)
     return {
         "base_url": model.base_url,
         # The openai client refuses an empty key; endpoints without auth ignore this one.
@@ -67,3 +74,55 @@ def chat_completion_params(
         params["extra_body"] = dict(model.extra_body)
     params.update(overrides)
     return params
+
+
+class NotOpenAIFormat(Exception):
+    """The endpoint answered, but not with what the OpenAI API returns."""
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__
+    return exc
+
+
+def _api_error_message(exc: openai.APIStatusError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    detail = body.get("error", body).get("message") if isinstance(body.get("error", body), dict) else None
+    return str(detail or exc.message)[:300]
+
+
+def describe_call_error(exc: BaseException, model: LLMModel) -> str:
+    """One sentence for the user saying what went wrong when calling the model; never a trace."""
+    host = model.host
+    if isinstance(exc, openai.APITimeoutError) or isinstance(exc, TimeoutError):
+        return _("Timed out waiting for %(host)s.") % {"host": host}
+    if isinstance(exc, openai.APIConnectionError):
+        cause = _root_cause(exc)
+        if isinstance(cause, socket.gaierror):
+            return _("DNS failure: the host name in %(host)s cannot be resolved.") % {"host": host}
+        if isinstance(cause, ConnectionRefusedError) or getattr(cause, "errno", None) == errno.ECONNREFUSED:
+            return _("Connection refused by %(host)s: nothing is listening there.") % {"host": host}
+        if isinstance(cause, (httpx.RemoteProtocolError, httpx.ReadError)):
+            return _("The connection to %(host)s broke off before the answer was complete.") % {
+                "host": host
+            }
+        return _("Cannot connect to %(host)s: %(reason)s") % {"host": host, "reason": cause}
+    if isinstance(exc, openai.AuthenticationError):
+        return _("401 Unauthorized: the endpoint rejected the API key.")
+    if isinstance(exc, openai.PermissionDeniedError):
+        return _("403 Forbidden: the API key may not use this model.")
+    if isinstance(exc, openai.NotFoundError):
+        return _("404 Not Found: the endpoint does not know the model name “%(name)s” (or the base URL is wrong): %(detail)s") % {
+            "name": model.model_name, "detail": _api_error_message(exc)}
+    if isinstance(exc, openai.RateLimitError):
+        return _("429 Too Many Requests: the endpoint is rate-limiting; try again later.")
+    if isinstance(exc, openai.APIStatusError):
+        return _("The endpoint answered with HTTP %(status)s: %(detail)s") % {
+            "status": exc.status_code, "detail": _api_error_message(exc)}
+    if isinstance(exc, openai.APIError):
+        return _("The endpoint's answer could not be read: %(detail)s") % {"detail": str(exc)[:300]}
+    if isinstance(exc, NotOpenAIFormat):
+        return _("The reply is not in the OpenAI format (%(detail)s): is the base URL right? It usually ends in /v1.") % {
+            "detail": str(exc)}
+    return _("Unexpected error: %(detail)s") % {"detail": f"{type(exc).__name__}: {exc}"[:300]}
