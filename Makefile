@@ -17,6 +17,7 @@ up: install
 	$(PY) manage.py create_first_admin
 	$(PY) manage.py sync_system_models
 	$(PY) manage.py register_demo_models --url http://127.0.0.1:$(DEMO_LLM_PORT)/v1
+	$(PY) manage.py load_demo_datasets
 	@echo "Open http://127.0.0.1:$(PORT)/ — web, worker and demo LLM are starting (Ctrl-C stops all)."
 	PORT=$(PORT) DEMO_LLM_PORT=$(DEMO_LLM_PORT) $(VENV)/bin/honcho start
 

@@ -1,5 +1,7 @@
 """Fixtures shared by every app's tests: users, an admin, the demo LLM server and a model on it."""
 
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -152,3 +154,75 @@ def english():
     """User-facing messages in English (the default language is Simplified Chinese)."""
     with translation.override("en"):
         yield
+
+
+def database_url_for_subprocess() -> str:
+    """DATABASE_URL of the database this test runs on (the test database), for a subprocess."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"mysql://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}/{db['NAME']}"
+
+
+def subprocess_env(**overrides: str) -> dict[str, str]:
+    """The environment for a platform process started by a test: same settings, test database."""
+    env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
+    env.update(DEBUG="1", DATABASE_URL=database_url_for_subprocess(), PYTHONUNBUFFERED="1", **overrides)
+    return env
+
+
+class Worker:
+    """A real `manage.py qcluster` process on the test database."""
+
+    def __init__(self, log_path: Path, **env: str):
+        self.log_path = log_path
+        self.log = log_path.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "qcluster"],
+            cwd=Path(__file__).parent,
+            env=subprocess_env(**env),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # so kill() takes the cluster's child processes too
+        )
+
+    def kill(self) -> None:
+        """Kill the cluster and all its workers at once, as a crash would."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.close()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def qcluster_start(transactional_db, tmp_path) -> Iterator[Callable[..., Worker]]:
+    """Start real django-q2 workers on the test database (tests using it commit their data)."""
+    workers: list[Worker] = []
+
+    def start(**env: str) -> Worker:
+        worker = Worker(tmp_path / f"qcluster-{len(workers)}.log", **env)
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+@pytest.fixture
+def qcluster(qcluster_start) -> Worker:
+    return qcluster_start()

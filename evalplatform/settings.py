@@ -113,6 +113,8 @@ elif _db["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+    # A file, not memory, so that a worker or web process started by a test shares it.
+    _db["TEST"] = {"NAME": str(Path(_db["NAME"]).with_name("test_" + Path(_db["NAME"]).name))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
@@ -241,5 +243,7 @@ SYSTEM_MODELS_FILE = env.str("SYSTEM_MODELS_FILE", default="")
 
 # --- Datasets ------------------------------------------------------------------------------
 DATASET_UPLOAD_MAX_BYTES = _env(env.int, "DATASET_UPLOAD_MAX_BYTES", default=500 * 1024 * 1024)
+# Uploads up to this size are imported within the request; bigger ones by a worker.
+DATASET_INLINE_IMPORT_MAX_BYTES = _env(env.int, "DATASET_INLINE_IMPORT_MAX_BYTES", default=2 * 1024 * 1024)
 FILE_UPLOAD_TEMP_DIR = str(DATA_DIR / "tmp")
 Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
