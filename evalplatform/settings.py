@@ -247,3 +247,21 @@ DATASET_UPLOAD_MAX_BYTES = _env(env.int, "DATASET_UPLOAD_MAX_BYTES", default=500
 DATASET_INLINE_IMPORT_MAX_BYTES = _env(env.int, "DATASET_INLINE_IMPORT_MAX_BYTES", default=2 * 1024 * 1024)
 FILE_UPLOAD_TEMP_DIR = str(DATA_DIR / "tmp")
 Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+
+# --- Evaluations ---------------------------------------------------------------------------
+# A running evaluation writes a heartbeat every second; one silent for this long lost its worker
+# and can be resumed.
+EVALUATION_HEARTBEAT_STALE = _env(env.int, "EVALUATION_HEARTBEAT_STALE", default=30)
+# Attempts per model or judge call on 429, 5xx, timeouts and broken connections.
+EVALUATION_MAX_ATTEMPTS = _env(env.int, "EVALUATION_MAX_ATTEMPTS", default=4)
+EVALUATION_RETRY_BACKOFF = _env(env.float, "EVALUATION_RETRY_BACKOFF", default=0.5)
+
+# --- Performance benchmarks ----------------------------------------------------------------
+# The most a benchmark run may ask for: concurrency of one pair, and requests of all its pairs.
+PERF_MAX_CONCURRENCY = _env(env.int, "PERF_MAX_CONCURRENCY", default=512)
+PERF_MAX_REQUESTS = _env(env.int, "PERF_MAX_REQUESTS", default=100_000)
+# Seconds evalscope pauses between the pairs of a sweep, so one pair's tail does not overlap
+# the next one's start (evalscope's own default).
+PERF_SWEEP_PAUSE = _env(env.int, "PERF_SWEEP_PAUSE", default=5)
+# A running benchmark writes a heartbeat every second; one silent for this long lost its worker.
+PERF_HEARTBEAT_STALE = _env(env.int, "PERF_HEARTBEAT_STALE", default=30)
