@@ -6,6 +6,7 @@ import logging
 import shutil
 import uuid
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -22,6 +23,18 @@ from datasets.parsing import ParsedItem, RowError, iter_dataset_rows
 logger = logging.getLogger(__name__)
 
 IMPORT_BATCH_SIZE = 2000
+
+
+@dataclass
+class ItemFacts:
+    """Tags and extra keys seen on items: gathered while importing, or read back afterwards."""
+
+    tags: Counter = field(default_factory=Counter)
+    extra_keys: set[str] = field(default_factory=set)
+
+    def add(self, tags: list[str], extra: dict) -> None:
+        self.tags.update(tags or [])
+        self.extra_keys.update(extra or {})
 
 
 def _imports_dir() -> Path:
@@ -140,7 +153,7 @@ def dataset_import_run(*, import_id: int) -> DatasetImport | None:
     dataset_import.save(update_fields=["dataset"])
     try:
         dataset_import.total_lines = _count_lines(path)
-        _import_rows(dataset_import, dataset, path)
+        facts = _import_rows(dataset_import, dataset, path)
     except Exception as exc:  # noqa: BLE001 - the row records any failure for the user
         logger.exception("Dataset import %s failed", import_id)
         dataset.delete()
@@ -151,13 +164,13 @@ def dataset_import_run(*, import_id: int) -> DatasetImport | None:
         else:
             dataset_import.error = _("The import stopped: %(reason)s") % {"reason": str(exc)[:2000]}
     else:
-        _import_finish(dataset_import, dataset)
+        _import_finish(dataset_import, dataset, facts)
     dataset_import.finished_at = timezone.now()
     dataset_import.save()
     return dataset_import
 
 
-def _import_rows(dataset_import: DatasetImport, dataset: Dataset, path: Path) -> None:
+def _import_rows(dataset_import: DatasetImport, dataset: Dataset, path: Path) -> ItemFacts:
     rows = iter_dataset_rows(
         path,
         format=dataset_import.format,
@@ -166,6 +179,7 @@ def _import_rows(dataset_import: DatasetImport, dataset: Dataset, path: Path) ->
         original_name=dataset_import.source_name,
     )
     batch: list[DatasetItem] = []
+    facts = ItemFacts()
     for seen, row in enumerate(rows, start=1):
         dataset_import.last_line = max(dataset_import.last_line, row.line)
         if isinstance(row, RowError):
@@ -175,10 +189,12 @@ def _import_rows(dataset_import: DatasetImport, dataset: Dataset, path: Path) ->
             # After the first error, a strict import only reads on, to report every error.
             if dataset_import.skip_invalid or not dataset_import.error_count:
                 batch.append(_item_row(dataset, row))
+                facts.add(row.tags, row.extra)
         if len(batch) >= IMPORT_BATCH_SIZE or seen % IMPORT_BATCH_SIZE == 0:
             _flush(dataset_import, batch)
     if dataset_import.skip_invalid or not dataset_import.error_count:
         _flush(dataset_import, batch)
+    return facts
 
 
 def _flush(dataset_import: DatasetImport, batch: list[DatasetItem]) -> None:
@@ -192,7 +208,7 @@ def _flush(dataset_import: DatasetImport, batch: list[DatasetItem]) -> None:
 
 
 @transaction.atomic
-def _import_finish(dataset_import: DatasetImport, dataset: Dataset) -> None:
+def _import_finish(dataset_import: DatasetImport, dataset: Dataset, facts: ItemFacts) -> None:
     rejected = dataset_import.error_count and not dataset_import.skip_invalid
     if rejected or not dataset_import.rows_imported:
         dataset.delete()
@@ -214,7 +230,7 @@ def _import_finish(dataset_import: DatasetImport, dataset: Dataset) -> None:
     dataset.name = dataset_import.name
     dataset.status = Dataset.Status.READY
     dataset.save(update_fields=["name", "status"])
-    dataset_structure_refresh(dataset=dataset)
+    dataset_structure_refresh(dataset=dataset, facts=facts)
     dataset_import.status = DatasetImport.Status.DONE
     _remove_upload(dataset_import)
 
@@ -226,7 +242,7 @@ def _remove_upload(dataset_import: DatasetImport) -> None:
         shutil.rmtree(path.parent, ignore_errors=True)
 
 
-def dataset_structure_refresh(*, dataset: Dataset) -> Dataset:
+def dataset_structure_refresh(*, dataset: Dataset, facts: ItemFacts | None = None) -> Dataset:
     """Recount subsets, splits and tags from the items and store them on the dataset."""
     slices = (
         DatasetItem.objects.filter(dataset=dataset)
@@ -245,21 +261,19 @@ def dataset_structure_refresh(*, dataset: Dataset) -> Dataset:
     fields = ["question", "answer"]
     if items.exclude(choices=[]).exists():
         fields.insert(1, "choices")
-    item_tags: Counter = Counter()
-    extra_keys: set[str] = set()
-    # Tags and extra keys are few and sparse: read them without loading the texts.
-    for tags, extra in items.exclude(tags=[], extra={}).values_list("tags", "extra").iterator(chunk_size=5000):
-        item_tags.update(tags or [])
-        extra_keys.update(extra or {})
-    if item_tags:
+    if facts is None:
+        facts = ItemFacts()
+        for tags, extra in items.exclude(tags=[], extra={}).values_list("tags", "extra").iterator(chunk_size=5000):
+            facts.add(tags, extra)
+    if facts.tags:
         fields.append("tags")
-    fields += sorted(f"extra.{key}" for key in extra_keys)
+    fields += sorted(f"extra.{key}" for key in facts.extra_keys)
     dataset.structure = {
         "subsets": dict(subsets),
         "splits": dict(splits),
         "slices": slice_counts,
         "fields": fields,
-        "item_tags": dict(item_tags.most_common(200)),
+        "item_tags": dict(facts.tags.most_common(200)),
     }
     dataset.item_count = sum(subsets.values())
     dataset.save(update_fields=["structure", "item_count", "updated_at"])
