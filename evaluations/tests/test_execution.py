@@ -104,3 +104,18 @@ def test_reproduce_sends_the_item_n_times_with_the_run_parameters(make_run):
     assert len(reproduction.attempts) == 3
     assert {attempt["answer"] for attempt in reproduction.attempts} == {item.answer}  # deterministic demo
     assert all(attempt["score"] == item.score for attempt in reproduction.attempts)
+
+
+def test_stale_runs_are_resumed_by_the_scheduled_check(make_run, settings, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    stale, alive = make_run(item_limit=1), make_run(item_limit=1)
+    long_ago = timezone.now() - timedelta(seconds=settings.EVALUATION_HEARTBEAT_STALE + 5)
+    EvaluationRun.objects.filter(pk=stale.pk).update(status="running", heartbeat_at=long_ago)
+    EvaluationRun.objects.filter(pk=alive.pk).update(status="running", heartbeat_at=timezone.now())
+    assert services.evaluation_runs_resume_stale() == [stale.pk]
+    stale.refresh_from_db()
+    alive.refresh_from_db()
+    assert (stale.status, alive.status) == ("queued", "running")

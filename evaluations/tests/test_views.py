@@ -176,3 +176,10 @@ def test_compare_puts_runs_side_by_side_per_dataset_and_subset(alice_client: Cli
     assert len(overall["scores"]) == 2
     html = response.content.decode()
     assert "Slow (demo-slow)" in html and "Demo Fast (demo-fast)" in html
+
+
+def test_the_cluster_checks_for_stale_runs_every_minute():
+    from django_q.models import Schedule
+
+    schedule = Schedule.objects.get(func="evaluations.tasks.resume_stale_evaluations")
+    assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == (Schedule.MINUTES, 1, -1)
