@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import openai
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -22,6 +23,7 @@ from llm_models.clients import async_openai_client, describe_call_error
 from llm_models.models import LLMModel
 
 HEARTBEAT_SECONDS = 1.0
+SAVE_SECONDS = 0.1
 ITEM_FIELDS = ("pk", "question", "choices", "reference", "answer", "answered_at", "run_dataset__format")
 RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError)
 # A QA item counts as correct (for the report's filter) from this score (0–1) on.
@@ -191,12 +193,37 @@ class Progress:
 
 
 @sync_to_async
-def _save_item(pk: int, fields: dict, was_answered: bool) -> bool:
-    items = EvaluationItem.objects.filter(pk=pk, status=EvaluationItem.Status.PENDING)
-    if not was_answered:
-        # Only the first answer stored counts, should two workers ever hold the same item.
-        items = items.filter(answered_at__isnull=True)
-    return bool(items.update(**fields))
+def _save_items(results: list[tuple[dict, ItemResult]]) -> list[ItemResult]:
+    """Store a batch of results in one transaction; returns those that were stored.
+
+    Only items still open are written, and a new answer only onto an item that has none: should
+    two workers ever hold the same item, the first answer stored is the one that counts. This is
+    the runner's hot path, so the rows go out as one executemany per set of columns."""
+    with transaction.atomic():
+        answered_at = dict(
+            EvaluationItem.objects.select_for_update()
+            .filter(pk__in=[item["pk"] for item, _ in results], status=EvaluationItem.Status.PENDING)
+            .values_list("pk", "answered_at")
+        )
+        stored, rows_by_columns = [], {}
+        for item, result in results:
+            if item["pk"] not in answered_at or ("answer" in result.fields and answered_at[item["pk"]]):
+                continue
+            stored.append(result)
+            columns = tuple(sorted(result.fields))
+            rows_by_columns.setdefault(columns, []).append(
+                [_db_value(column, result.fields[column]) for column in columns] + [item["pk"]]
+            )
+        table = connection.ops.quote_name(EvaluationItem._meta.db_table)
+        with connection.cursor() as cursor:
+            for columns, rows in rows_by_columns.items():
+                assignments = ", ".join(f"{connection.ops.quote_name(column)} = %s" for column in columns)
+                cursor.executemany(f"UPDATE {table} SET {assignments} WHERE id = %s", rows)
+    return stored
+
+
+def _db_value(column: str, value):
+    return EvaluationItem._meta.get_field(column).get_db_prep_save(value, connection)
 
 
 @sync_to_async
@@ -218,6 +245,7 @@ async def run_items(run: EvaluationRun, model: LLMModel, judge: LLMModel, token:
     model_caller = Caller(model, run.model_params)
     judge_caller = Caller(judge, run.judge_params)
     queue: asyncio.Queue = asyncio.Queue(maxsize=run.concurrency * 2)
+    finished: list[tuple[dict, ItemResult]] = []
     progress = Progress()
 
     async def produce() -> None:
@@ -231,9 +259,21 @@ async def run_items(run: EvaluationRun, model: LLMModel, judge: LLMModel, token:
 
     async def work() -> None:
         while (item := await queue.get()) is not None:
-            result = await process_item(item, model_caller, judge_caller)
-            if await _save_item(item["pk"], result.fields, item["answered_at"] is not None):
+            finished.append((item, await process_item(item, model_caller, judge_caller)))
+
+    async def save() -> None:
+        # Workers hand results over and go on; a writer stores them in batches, so the
+        # database's pace never holds up the calls to the models.
+        while finished:
+            batch = finished[:]
+            del finished[: len(batch)]
+            for result in await _save_items(batch):
                 progress.add(result)
+
+    async def write() -> None:
+        while True:
+            await asyncio.sleep(SAVE_SECONDS)
+            await save()
 
     async def beat() -> None:
         while True:
@@ -241,6 +281,7 @@ async def run_items(run: EvaluationRun, model: LLMModel, judge: LLMModel, token:
             if not await _heartbeat(run.pk, token, progress.take()):
                 raise RunLost()
 
+    writer = asyncio.ensure_future(write())
     workers = asyncio.gather(produce(), *(work() for _ in range(run.concurrency)))
     heartbeat = asyncio.ensure_future(beat())
     try:
@@ -251,8 +292,10 @@ async def run_items(run: EvaluationRun, model: LLMModel, judge: LLMModel, token:
             heartbeat.result()  # raises RunLost
         workers.result()
     finally:
+        writer.cancel()
         heartbeat.cancel()
-        await asyncio.gather(heartbeat, return_exceptions=True)
+        await asyncio.gather(writer, heartbeat, return_exceptions=True)
+        await save()
         await _heartbeat(run.pk, token, progress.take())
         await model_caller.client.close()
         await judge_caller.client.close()
