@@ -55,3 +55,19 @@ def test_a_job_is_never_handed_out_twice(tmp_path):
     )
     limit, timeout, retry = map(int, result.stdout.split())
     assert limit < timeout < retry
+
+
+PRODUCTION_ENV = {
+    "DEBUG": "0", "SECRET_KEY": "x" * 60 + "-production-secret", "ALLOWED_HOSTS": "eval.corp.example",
+    "CSRF_TRUSTED_ORIGINS": "https://eval.corp.example", "BEHIND_HTTPS_PROXY": "1", "SECURE_COOKIES": "1",
+    "SECURE_SSL_REDIRECT": "1", "SECURE_HSTS_SECONDS": "31536000", "FIELD_ENCRYPTION_KEY": "another-long-key",
+}
+
+
+def test_check_deploy_is_clean_with_the_documented_production_environment(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL", "REDIS_URL"}}
+    env.update(PRODUCTION_ENV, DATA_DIR=str(tmp_path))
+    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+                            cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
