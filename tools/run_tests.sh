@@ -15,6 +15,10 @@ if ! mysql_up; then
     for _ in $(seq 1 30); do mysql_up && break; sleep 1; done
   fi
 fi
+# Redis for the scale-out test (two web processes and two workers sharing it).
+if [ -n "$CI" ] && ! redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && command -v redis-server >/dev/null; then
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
+fi
 if mysql_up; then
   echo "=== Test suite on MariaDB ($TEST_MYSQL_URL) ==="
   DATABASE_URL="$TEST_MYSQL_URL" $PY -m pytest "$@"
