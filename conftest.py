@@ -169,7 +169,7 @@ def database_url_for_subprocess() -> str:
 
 def subprocess_env(**overrides: str) -> dict[str, str]:
     """The environment for a platform process started by a test: same settings, test database."""
-    env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
+    env = {key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")}
     env.update(DEBUG="1", DATABASE_URL=database_url_for_subprocess(), PYTHONUNBUFFERED="1", **overrides)
     return env
 
