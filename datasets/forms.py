@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 from django import forms
@@ -59,7 +60,7 @@ class DatasetUploadForm(forms.Form):
 
 class DatasetEditForm(forms.ModelForm):
     tags = forms.CharField(
-        label=_("Tags"), required=False, help_text=_("Separated by commas."),
+        label=_("Tags"), required=False, help_text=_("Separated by commas or semicolons."),
         widget=forms.TextInput(attrs={"class": "input w-full"}),
     )
 
@@ -81,7 +82,7 @@ class DatasetEditForm(forms.ModelForm):
         self.initial["tags"] = ", ".join(self.instance.tags or [])
 
     def clean_tags(self) -> list[str]:
-        return [tag.strip() for tag in self.cleaned_data["tags"].split(",") if tag.strip()]
+        return [tag.strip() for tag in re.split(r"[,，;；]", self.cleaned_data["tags"]) if tag.strip()]
 
 
 class ItemFilterForm(forms.Form):

@@ -113,6 +113,10 @@ elif _db["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+    # Keep connections: a chat turn makes several queries, and reconnecting for each one costs
+    # more than the queries.
+    _db.setdefault("CONN_MAX_AGE", 60)
+    _db["CONN_HEALTH_CHECKS"] = True
     # A file, not memory, so that a worker or web process started by a test shares it.
     _db["TEST"] = {"NAME": str(Path(_db["NAME"]).with_name("test_" + Path(_db["NAME"]).name))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

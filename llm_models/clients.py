@@ -80,10 +80,12 @@ class NotOpenAIFormat(Exception):
     """The endpoint answered, but not with what the OpenAI API returns."""
 
 
-def _root_cause(exc: BaseException) -> BaseException:
-    while exc.__cause__ is not None or exc.__context__ is not None:
-        exc = exc.__cause__ or exc.__context__
-    return exc
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and the ones behind it, outermost first."""
+    chain = [exc]
+    while (exc := exc.__cause__ or exc.__context__) is not None and exc not in chain:
+        chain.append(exc)
+    return chain
 
 
 def _api_error_message(exc: openai.APIStatusError) -> str:
@@ -98,15 +100,16 @@ def describe_call_error(exc: BaseException, model: LLMModel) -> str:
     if isinstance(exc, openai.APITimeoutError) or isinstance(exc, TimeoutError):
         return _("Timed out waiting for %(host)s.") % {"host": host}
     if isinstance(exc, openai.APIConnectionError):
-        cause = _root_cause(exc)
+        causes = _causes(exc)
+        cause = causes[-1]
+        if any(isinstance(c, (httpx.RemoteProtocolError, httpx.ReadError)) for c in causes):
+            return _("The connection to %(host)s broke off before the answer was complete.") % {
+                "host": host
+            }
         if isinstance(cause, socket.gaierror):
             return _("DNS failure: the host name in %(host)s cannot be resolved.") % {"host": host}
         if isinstance(cause, ConnectionRefusedError) or getattr(cause, "errno", None) == errno.ECONNREFUSED:
             return _("Connection refused by %(host)s: nothing is listening there.") % {"host": host}
-        if isinstance(cause, (httpx.RemoteProtocolError, httpx.ReadError)):
-            return _("The connection to %(host)s broke off before the answer was complete.") % {
-                "host": host
-            }
         return _("Cannot connect to %(host)s: %(reason)s") % {"host": host, "reason": cause}
     if isinstance(exc, openai.AuthenticationError):
         return _("401 Unauthorized: the endpoint rejected the API key.")

@@ -29,7 +29,7 @@ def test_import_dataset_command_twice_with_replace_leaves_one_copy(tmp_path, cap
     assert "Imported 5 items" in capsys.readouterr().out
 
 
-def test_import_dataset_command_without_replace_refuses_existing_name(tmp_path):
+def test_import_dataset_command_without_replace_refuses_existing_name(tmp_path, english):
     path = write_jsonl(tmp_path / "faq.jsonl", qa_rows(2))
     call_command("import_dataset", str(path), format="qa", name="FAQ")
     with pytest.raises(CommandError, match="already exists"):

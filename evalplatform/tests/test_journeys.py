@@ -130,3 +130,56 @@ def test_a_second_user_sees_none_of_it(page: Page, alice, bob, demo_llm_url):
         expect(page.locator("main")).not_to_contain_text(secret)
     for url in [f"/models/{model.pk}/", f"/datasets/{dataset.pk}/", f"/models/{model.pk}/edit/"]:
         assert page.goto(url).status == 404
+
+
+def test_chat_with_three_models_side_by_side_one_of_them_flaky(page: Page, alice, demo_llm_url, screenshot):
+    from chat import services as chat_services
+
+    call_command("register_demo_models", url=demo_llm_url, verbosity=0)
+    fast, slow, flaky = (LLMModel.objects.get(model_name=name) for name in ("demo-fast", "demo-slow", "demo-flaky"))
+    LLMModel.objects.filter(pk=slow.pk).update(extra_body={"demo": {"ttft": 0.3, "tps": 40}})
+    LLMModel.objects.filter(pk=flaky.pk).update(extra_body={"demo": {"fail_rate": 1, "fail_mode": "cut"}})
+    sign_in(page, "alice")
+    page.goto("/models/")
+    page.get_by_test_id("model-row").filter(has_text="Demo Fast").get_by_test_id("start-chat").click()
+    expect(page.get_by_test_id("chat")).to_be_visible()
+    conversation = alice.conversations.get()
+    chat_services.slot_add(conversation=conversation, model=slow)
+    chat_services.slot_add(conversation=conversation, model=flaky)
+    page.reload()
+    expect(page.get_by_test_id("send")).to_be_enabled()
+    page.get_by_test_id("message-input").fill("请用三句话介绍一下你自己。")
+    page.get_by_test_id("send").click()
+    columns = page.get_by_test_id("slot-column")
+    expect(columns).to_have_count(3)
+    expect(columns.nth(1).get_by_test_id("answer-content")).not_to_be_empty()
+    screenshot(page, "chat-streaming")
+    expect(columns.nth(2).get_by_test_id("answer-error")).to_be_visible()
+    for index in (0, 1):
+        expect(columns.nth(index).get_by_test_id("answer-stats")).to_be_visible()
+        expect(columns.nth(index).get_by_test_id("answer-content")).not_to_be_empty()
+    expect(columns.nth(1).get_by_test_id("answer-model")).to_contain_text("Demo Slow")
+    screenshot(page, "chat")
+
+
+def test_run_a_perf_benchmark_and_see_its_charts(page: Page, alice, demo_llm_url, screenshot):
+    call_command("register_demo_models", url=demo_llm_url, verbosity=0)
+    call_command("load_demo_datasets", verbosity=0)
+    fast = LLMModel.objects.get(model_name="demo-fast")
+    qa = Dataset.objects.get(format="qa")
+    sign_in(page, "alice")
+    page.goto("/perf/")
+    page.get_by_test_id("new-benchmark").click()
+    page.select_option("select[name=model]", str(fast.pk))
+    page.select_option("select[name=dataset]", str(qa.pk))
+    page.fill("input[name=sweep]", "1x4, 2x8")
+    page.fill("input[name=max_tokens]", "32")
+    screenshot(page, "perf-create")
+    page.get_by_test_id("start-benchmark").click()
+    expect(page.get_by_test_id("run-status-panel")).to_have_attribute("data-status", "done", timeout=120_000)
+    expect(page.get_by_test_id("chart").first).to_be_visible()
+    expect(page.get_by_test_id("percentile-table").first).to_be_visible()
+    screenshot(page, "perf-detail")
+    page.goto("/perf/")
+    expect(page.get_by_test_id("run-row")).to_have_count(1)
+    screenshot(page, "perf-list")

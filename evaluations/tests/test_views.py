@@ -183,3 +183,12 @@ def test_the_cluster_checks_for_stale_runs_every_minute():
 
     schedule = Schedule.objects.get(func="evaluations.tasks.resume_stale_evaluations")
     assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == (Schedule.MINUTES, 1, -1)
+
+
+def test_model_answers_render_as_markdown_without_script(alice_client: Client, run):
+    item = run.items.first()
+    item.answer = "**bold** <script>alert(1)</script><img src=x onerror=alert(1)>"
+    item.save()
+    html = alice_client.get(reverse("evaluations:run-detail", args=[run.pk])).content.decode()
+    assert "<strong>bold</strong>" in html
+    assert "<script>alert(1)</script>" not in html and "<img" not in html

@@ -68,3 +68,20 @@ def test_server_error_says_status(alice, demo_llm_url):
     model = checked(alice, demo_llm_url, "demo-flaky", extra_body={"demo": {"fail_rate": 1.0, "fail_mode": "5xx"}})
     assert model.last_check_ok is False
     assert "503" in model.last_check_error
+
+
+def test_a_stream_cut_midway_is_described_as_broken_off(alice, demo_llm_url):
+    import openai
+
+    from llm_models.clients import describe_call_error, openai_client
+
+    model = LLMModel.objects.create(owner=alice, name="cut", base_url=demo_llm_url, model_name="demo-flaky")
+    client = openai_client(model, max_retries=0)
+    with pytest.raises(openai.APIConnectionError) as raised:
+        for _chunk in client.chat.completions.create(
+            model="demo-flaky", messages=[{"role": "user", "content": "hi"}], stream=True,
+            extra_body={"demo": {"fail_rate": 1.0, "fail_mode": "cut"}},
+        ):
+            pass
+    assert describe_call_error(raised.value, model).startswith("The connection to 127.0.0.1")
+    assert "broke off" in describe_call_error(raised.value, model)

@@ -35,7 +35,7 @@ def test_list_shows_system_and_own_models_with_start_chat(alice_client: Client, 
     html = alice_client.get(reverse("llm_models:list")).content.decode()
     assert "My fast" in html and "Shared fast" in html
     assert "Bob&#x27;s secret" not in html and "Bob's secret" not in html
-    assert f"{reverse('chat:index')}?model={alices_model.pk}" in html
+    assert f'name="model" value="{alices_model.pk}"' in html  # its "Start chat" button
     assert "127.0.0.1" in html  # the endpoint host
 
 

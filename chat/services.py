@@ -1,0 +1,255 @@
+"""Writes for chat: conversations and their model slots, turns and their answers, ratings, and
+turning an answer into a dataset item."""
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from chat.models import MAX_SLOTS, TITLE_MAX_LENGTH, Answer, Conversation, Message, Slot
+from datasets.models import Dataset, DatasetItem
+from datasets.services import dataset_items_add
+from llm_models.models import LLMModel
+
+TITLE_FROM_MESSAGE_LENGTH = 60
+DATASET_ITEM_SUBSET = "chat"
+DATASET_ITEM_SPLIT = "test"
+
+
+def _usable_model(owner, model: LLMModel | None) -> LLMModel | None:
+    """The model if the owner may chat with it (theirs or a system one, enabled), else an error."""
+    if model is None:
+        return None
+    if not LLMModel.objects.for_user(owner).enabled().filter(pk=model.pk).exists():
+        raise ValidationError(_("This model is not available to you."))
+    return model
+
+
+def _first_usable_model(owner) -> LLMModel | None:
+    return LLMModel.objects.for_user(owner).enabled().order_by("owner_id", "name").first()
+
+
+def _default_model(owner, slots: list[Slot]) -> LLMModel | None:
+    """The last slot's model, to compare it with other settings, if it is still usable."""
+    usable = LLMModel.objects.for_user(owner).enabled()
+    if slots and slots[-1].model_id and usable.filter(pk=slots[-1].model_id).exists():
+        return slots[-1].model
+    return _first_usable_model(owner)
+
+
+def _slot_settings(model: LLMModel | None) -> dict:
+    if model is None:
+        return {"model": None, "model_name": ""}
+    return {
+        "model": model, "model_name": model.name, "temperature": model.temperature,
+        "max_tokens": model.max_tokens,
+    }
+
+
+@transaction.atomic
+def conversation_create(*, owner, model: LLMModel | None = None) -> Conversation:
+    """A new conversation with one slot: this model, or else the first the owner may use."""
+    model = _usable_model(owner, model) or _first_usable_model(owner)
+    conversation = Conversation.objects.create(owner=owner)
+    Slot.objects.create(conversation=conversation, position=1, **_slot_settings(model))
+    return conversation
+
+
+def conversation_rename(*, conversation: Conversation, title: str) -> Conversation:
+    conversation.title = title.strip()[:TITLE_MAX_LENGTH]
+    conversation.save(update_fields=["title", "updated_at"])
+    return conversation
+
+
+def conversation_delete(*, conversation: Conversation) -> None:
+    conversation.delete()
+
+
+@transaction.atomic
+def slot_add(*, conversation: Conversation, model: LLMModel | None = None) -> Slot:
+    """Add a slot in the first free position; by default with the last slot's model."""
+    # Lock the conversation so that two quick clicks cannot both take the last free position.
+    Conversation.objects.select_for_update().filter(pk=conversation.pk).first()
+    slots = list(conversation.slots.all())
+    if len(slots) >= MAX_SLOTS:
+        raise ValidationError(
+            _("A conversation has at most %(max)s models.") % {"max": MAX_SLOTS}
+        )
+    taken = {slot.position for slot in slots}
+    position = min(set(range(1, MAX_SLOTS + 1)) - taken)
+    if model is not None:
+        model = _usable_model(conversation.owner, model)
+    else:
+        model = _default_model(conversation.owner, slots)
+    return Slot.objects.create(
+        conversation=conversation, position=position, **_slot_settings(model)
+    )
+
+
+def slot_update(
+    *, slot: Slot, model: LLMModel, system_prompt: str, temperature: float, max_tokens: int
+) -> Slot:
+    """Change a slot's settings; they apply from the next message on."""
+    slot.model = _usable_model(slot.conversation.owner, model)
+    slot.model_name = model.name
+    slot.system_prompt = system_prompt
+    slot.temperature = temperature
+    slot.max_tokens = max_tokens
+    slot.save()
+    return slot
+
+
+@transaction.atomic
+def slot_remove(*, slot: Slot) -> None:
+    """Remove a slot; its answers stay in the conversation. The last slot cannot go."""
+    Conversation.objects.select_for_update().filter(pk=slot.conversation_id).first()
+    if Slot.objects.filter(conversation_id=slot.conversation_id).count() <= 1:
+        raise ValidationError(_("A conversation needs at least one model."))
+    slot.delete()
+
+
+def title_from_message(content: str) -> str:
+    """The first words of the first message, on one line."""
+    text = re.sub(r"\s+", " ", content).strip()
+    if len(text) <= TITLE_FROM_MESSAGE_LENGTH:
+        return text
+    return text[: TITLE_FROM_MESSAGE_LENGTH - 1].rstrip() + "…"
+
+
+@dataclass(frozen=True)
+class SlotCall:
+    """What one slot sends upstream for a turn, and the answer it fills."""
+
+    answer: Answer
+    slot: int
+    model: LLMModel | None
+    system_prompt: str
+    temperature: float
+    max_tokens: int
+    # The slot's own earlier exchanges, oldest first: (question, its answer).
+    history: tuple[tuple[str, str], ...]
+    # Why the slot cannot be asked (no model, model disabled), or "".
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class Turn:
+    """A message about to go to every slot: its rows, not saved yet, and each slot's call."""
+
+    conversation: Conversation
+    message: Message
+    calls: list[SlotCall]
+    title: str
+
+
+def turn_prepare(*, conversation: Conversation, content: str) -> Turn:
+    """Read what a new message needs: every slot's settings as they are now and its own earlier
+    exchanges. The rows are built but not saved (turn_save), so the models can be asked first."""
+    slots = list(conversation.slots.select_related("model"))
+    history: dict[int, list[tuple[str, str]]] = {slot.pk: [] for slot in slots}
+    earlier = Answer.objects.history_of(list(history)).values_list(
+        "slot_id", "message__content", "content"
+    )
+    for slot_id, question, answer in earlier:
+        history[slot_id].append((question, answer))
+    message = Message(conversation=conversation, content=content)
+    calls = [
+        SlotCall(
+            answer=Answer(
+                message=message, slot=slot, slot_position=slot.position, model=slot.model,
+                model_name=slot.model.name if slot.model else slot.model_name,
+                system_prompt=slot.system_prompt, temperature=slot.temperature,
+                max_tokens=slot.max_tokens,
+            ),
+            slot=slot.position, model=slot.model, system_prompt=slot.system_prompt,
+            temperature=slot.temperature, max_tokens=slot.max_tokens,
+            history=tuple(history[slot.pk]), problem=_slot_problem(slot, conversation.owner_id),
+        )
+        for slot in slots
+    ]
+    title = conversation.title or title_from_message(content)
+    return Turn(conversation=conversation, message=message, calls=calls, title=title)
+
+
+def _slot_problem(slot: Slot, owner_id: int) -> str:
+    model = slot.model
+    if model is None:
+        return _("This slot has no model: choose one in the model configuration.")
+    if not model.enabled or model.owner_id not in (None, owner_id):
+        return _("The model “%(name)s” is not available any more.") % {"name": model.name}
+    return ""
+
+
+@transaction.atomic
+def turn_save(*, turn: Turn) -> Message:
+    """Store the message and an answer per slot (streaming until answers_save), and title the
+    conversation after its first message."""
+    turn.message.save()
+    for call in turn.calls:
+        call.answer.message = turn.message
+        call.answer.save()  # One by one: MySQL does not return the ids of a bulk insert.
+    turn.conversation.title = turn.title
+    turn.conversation.save(update_fields=["title", "updated_at"])
+    return turn.message
+
+
+@transaction.atomic
+def answers_save(*, answers: Iterable[Answer]) -> None:
+    """Store how answers ended (Answer.finish): done, failed, stopped or interrupted."""
+    for answer in answers:
+        answer.save(update_fields=Answer.FINISH_FIELDS)
+
+
+def answer_rate(*, answer: Answer, rating: str) -> Answer:
+    """Mark an answer good or bad; an empty rating takes the mark away."""
+    if rating not in Answer.Rating.values and rating != "":
+        raise ValidationError(_("Rate an answer good or bad."))
+    answer.rating = rating
+    answer.save(update_fields=["rating"])
+    return answer
+
+
+@transaction.atomic
+def answer_add_to_dataset(
+    *, answer: Answer, dataset: Dataset, ground_truth: str = ""
+) -> DatasetItem:
+    """Add the question, this answer as the prediction, an optional ground truth and the rating
+    to one of the owner's QA datasets, as one item of its "chat" subset."""
+    owner = answer.message.conversation.owner
+    if answer.is_streaming:
+        raise ValidationError(_("This answer is not complete yet."))
+    if not (
+        Dataset.objects.owned_by(owner).ready()
+        .filter(pk=dataset.pk, format=Dataset.Format.QA).exists()
+    ):
+        raise ValidationError(_("Choose one of your own question-and-answer datasets."))
+    item_id = f"chat-answer-{answer.pk}"
+    if DatasetItem.objects.filter(
+        dataset=dataset, subset=DATASET_ITEM_SUBSET, split=DATASET_ITEM_SPLIT, item_id=item_id
+    ).exists():
+        raise ValidationError(_("This answer is already in that dataset."))
+    tags = ["chat", answer.rating] if answer.rating else ["chat"]
+    [item] = dataset_items_add(dataset=dataset, items=[{
+        "item_id": item_id,
+        "subset": DATASET_ITEM_SUBSET,
+        "split": DATASET_ITEM_SPLIT,
+        "question": answer.message.content,
+        "answer": ground_truth.strip(),
+        "choices": [],
+        "tags": tags,
+        "extra": {
+            "prediction": answer.content,
+            "rating": answer.rating,
+            "model": answer.model_name,
+            "system_prompt": answer.system_prompt,
+            "temperature": answer.temperature,
+            "max_tokens": answer.max_tokens,
+            "answer_status": answer.status,
+        },
+    }])
+    answer.dataset_item = item
+    answer.save(update_fields=["dataset_item"])
+    return item
