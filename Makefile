@@ -19,7 +19,7 @@ up: install
 	$(PY) manage.py register_demo_models --url http://127.0.0.1:$(DEMO_LLM_PORT)/v1
 	$(PY) manage.py load_demo_datasets
 	@echo "Open http://127.0.0.1:$(PORT)/ — web, worker and demo LLM are starting (Ctrl-C stops all)."
-	PORT=$(PORT) DEMO_LLM_PORT=$(DEMO_LLM_PORT) $(VENV)/bin/honcho start
+	WEB_PORT=$(PORT) DEMO_LLM_PORT=$(DEMO_LLM_PORT) $(VENV)/bin/honcho start
 
 # Installs Debian packages when they are missing (needs root or sudo), then the Python
 # dependencies listed in pyproject.toml into .venv. The project itself is not installed.
