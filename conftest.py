@@ -2,13 +2,10 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -17,11 +14,13 @@ import pytest
 from django.test import Client
 from django.utils import translation
 
+from evalplatform.devtools import free_port, start_demo_llm
+
 PASSWORD = "correct-horse-battery-staple"
 DEMO_LLM_KEY = "demo-secret-key"
 # Short latencies keep the suite fast; tests that need others pass them per request. The empty
 # key keeps a DEMO_LLM_API_KEY in the developer's environment out of the test servers.
-DEMO_LLM_TEST_OPTIONS = ("--api-key=", "--slow-ttft", "0.3", "--slow-tps", "50")
+DEMO_LLM_TEST_OPTIONS = ("--slow-ttft", "0.3", "--slow-tps", "50")
 
 
 @pytest.fixture
@@ -62,45 +61,13 @@ def admin_client(admin_user) -> Client:
     return client
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _demo_llm_wait(url: str, process: subprocess.Popen, timeout: float) -> bool:
-    """True once the server answers, False if it exits or stays silent until the timeout."""
-    deadline = time.monotonic() + timeout
-    while process.poll() is None and time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/models", timeout=1).close()
-            return True
-        except urllib.error.HTTPError:
-            return True  # An answer all the same: 401 when the server wants a key.
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
 @contextmanager
 def demo_llm_server(*options: str, timeout: float = 20) -> Iterator[str]:
     """Run llm_models/demo_llm.py in a subprocess with these options; yield its base URL."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/v1"
-    command = [sys.executable, "-m", "llm_models.demo_llm", "--port", str(port)]
-    with tempfile.TemporaryFile() as output:
-        process = subprocess.Popen(
-            [*command, *DEMO_LLM_TEST_OPTIONS, *options],
-            cwd=Path(__file__).parent,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    with tempfile.TemporaryDirectory() as folder:
+        process, url = start_demo_llm(*DEMO_LLM_TEST_OPTIONS, *options, log=Path(folder) / "demo_llm.log",
+                                      timeout=timeout)
         try:
-            if not _demo_llm_wait(url, process, timeout):
-                output.seek(0)
-                log = output.read().decode(errors="replace")
-                message = f"The demo LLM server did not answer at {url} within {timeout} s"
-                raise RuntimeError(f"{message}:\n{log}")
             yield url
         finally:
             process.terminate()
@@ -146,7 +113,7 @@ def demo_model(demo_llm_url):
 @pytest.fixture
 def closed_port_url() -> str:
     """A base URL where nothing listens."""
-    return f"http://127.0.0.1:{_free_port()}/v1"
+    return f"http://127.0.0.1:{free_port()}/v1"
 
 
 @pytest.fixture
@@ -226,3 +193,15 @@ def qcluster_start(transactional_db, tmp_path) -> Iterator[Callable[..., Worker]
 @pytest.fixture
 def qcluster(qcluster_start) -> Worker:
     return qcluster_start()
+
+
+def wait_for_row(row, condition, worker: Worker, *, timeout: float = 60, describe=str):
+    """Refresh a model instance a worker is changing until `condition(row)` holds; fail with
+    `describe(row)` and the worker's output if it does not within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row.refresh_from_db()
+        if condition(row):
+            return row
+        time.sleep(0.2)
+    raise AssertionError(f"{describe(row)}\n{worker.output()}")

@@ -21,14 +21,11 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +42,8 @@ BENCH_ENV = {
 }
 os.environ.update(BENCH_ENV)
 os.environ.pop("REDIS_URL", None)
+
+from evalplatform.devtools import free_port, start_demo_llm, wait_http  # noqa: E402
 
 TTFT_TARGET_MS = 20.0
 WALL_RATIO_TARGET = 1.1
@@ -70,30 +69,10 @@ def options() -> argparse.Namespace:
     return args
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(url: str, process: subprocess.Popen, what: str) -> None:
-    for _attempt in range(400):
-        if process.poll() is not None:
-            raise SystemExit(f"{what} exited with code {process.returncode}.")
-        try:
-            urllib.request.urlopen(url, timeout=1).close()
-            return
-        except urllib.error.HTTPError:
-            return  # It answers.
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"{what} did not answer at {url}.")
-
-
 def start(command: list[str], url: str, what: str) -> subprocess.Popen:
     log = (WORK / f"{what.split()[0].lower()}.log").open("wb")
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **BENCH_ENV}, stdout=log, stderr=subprocess.STDOUT)
-    wait_for(url, process, what)
+    wait_http(url, process, log=Path(log.name))
     return process
 
 
@@ -286,13 +265,9 @@ def main() -> None:
     args = options()
     processes = []
     try:
-        demo_port, web_port = free_port(), free_port()
-        demo_url = f"http://127.0.0.1:{demo_port}/v1"
-        processes.append(start(
-            [sys.executable, "-m", "llm_models.demo_llm", "--port", str(demo_port), "--api-key=",
-             "--fast-ttft", str(args.ttft), "--fast-tps", str(args.tps)],
-            f"{demo_url}/models", "Demo LLM server",
-        ))
+        web_port = free_port()
+        demo, demo_url = start_demo_llm("--fast-ttft", str(args.ttft), "--fast-tps", str(args.tps))
+        processes.append(demo)
         conversation_ids, cookie = setup_platform(demo_url, args.sessions)
         processes.append(start(
             [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(web_port),

@@ -31,22 +31,10 @@ WORK = Path(tempfile.mkdtemp(prefix="bench-dataset-"))
 os.environ.setdefault("DATA_DIR", str(WORK))
 os.environ.setdefault("DATABASE_URL", f"sqlite:///{WORK / 'bench.sqlite3'}")
 
-
-def create_mysql_database(url: str) -> None:
-    import MySQLdb
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    connection = MySQLdb.connect(host=parts.hostname, port=parts.port or 3306, user=parts.username or "root",
-                                 passwd=parts.password or "")
-    name = parts.path.lstrip("/")
-    connection.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
-    connection.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-    connection.close()
-
+from evalplatform.devtools import fresh_mysql_database  # noqa: E402
 
 if os.environ["DATABASE_URL"].startswith("mysql"):
-    create_mysql_database(os.environ["DATABASE_URL"])
+    fresh_mysql_database(os.environ["DATABASE_URL"])
 
 import django  # noqa: E402
 

@@ -12,12 +12,9 @@ concurrency and nothing else. Prints both rates in items/s and their ratio. Targ
 import argparse
 import asyncio
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,28 +26,7 @@ os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key")
 os.environ.setdefault("DATA_DIR", str(WORK))
 os.environ.setdefault("DATABASE_URL", f"sqlite:///{WORK / 'bench.sqlite3'}")
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_demo_server(ttft: float, tps: float) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "llm_models.demo_llm", "--port", str(port), "--api-key=",
-         "--slow-ttft", str(ttft), "--slow-tps", str(tps)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"{url}/models", timeout=1).close()
-            return process, url
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("the demo server did not start")
+from evalplatform.devtools import fresh_mysql_database, start_demo_llm  # noqa: E402
 
 
 def main() -> None:
@@ -63,10 +39,7 @@ def main() -> None:
     options = parser.parse_args()
 
     if os.environ["DATABASE_URL"].startswith("mysql"):
-        sys.path.insert(0, str(ROOT / "bench"))
-        from dataset_import import create_mysql_database
-
-        create_mysql_database(os.environ["DATABASE_URL"])
+        fresh_mysql_database(os.environ["DATABASE_URL"])
     import django
 
     django.setup()
@@ -80,7 +53,7 @@ def main() -> None:
     from llm_models.models import LLMModel
 
     call_command("migrate", verbosity=0)
-    server, url = start_demo_server(options.ttft, options.tps)
+    server, url = start_demo_llm("--slow-ttft", str(options.ttft), "--slow-tps", str(options.tps))
     try:
         owner = get_user_model().objects.create_user("bench")
         model = LLMModel.objects.create(name="Model", base_url=url, model_name="demo-slow")

@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,8 @@ os.environ.setdefault("DEBUG", "1")
 WORK = Path(tempfile.mkdtemp(prefix="bench-perf-"))
 os.environ["DATA_DIR"] = str(WORK / "data")
 os.environ["DATABASE_URL"] = f"sqlite:///{WORK / 'bench.sqlite3'}"
+
+from evalplatform.devtools import start_demo_llm  # noqa: E402
 
 MAX_METRIC_DIFFERENCE = 5.0  # percent
 MAX_EXTRA_SECONDS = 3.0
@@ -53,30 +54,6 @@ def options() -> argparse.Namespace:
     parser.add_argument("--sweep-pause", type=int, default=1, help="seconds between pairs (both runs)")
     parser.add_argument("--keep", action="store_true", help=f"keep the work folder ({WORK})")
     return parser.parse_args()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def demo_server(ttft: float, tps: float) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "llm_models.demo_llm", "--port", str(port), "--api-key=",
-         "--fast-ttft", str(ttft), "--fast-tps", str(tps)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    for _attempt in range(200):
-        try:
-            urllib.request.urlopen(f"{url}/models", timeout=1).close()
-            return process, url
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise SystemExit("The demo LLM server did not start.")
 
 
 def direct_run(url: str, questions: list[str], pairs: list[tuple[int, int]], args) -> tuple[float, dict, Path]:
@@ -124,7 +101,7 @@ def main() -> None:
     from perfbench.models import BenchmarkRun
     from perfbench.tasks import run_benchmark
 
-    server, url = demo_server(args.ttft, args.tps)
+    server, url = start_demo_llm("--fast-ttft", str(args.ttft), "--fast-tps", str(args.tps))
     try:
         call_command("migrate", verbosity=0)
         call_command("load_demo_datasets", stdout=open(os.devnull, "w"))

@@ -16,49 +16,18 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PASSWORD = "scale-out-passphrase-42"
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1).close()
-            return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
-
-
-def fresh_database(url: str) -> None:
-    import MySQLdb
-
-    parts = urlsplit(url)
-    connection = MySQLdb.connect(host=parts.hostname, port=parts.port or 3306, user=parts.username or "root",
-                                 passwd=parts.password or "")
-    name = parts.path.lstrip("/")
-    connection.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
-    connection.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-    connection.close()
+from evalplatform.devtools import free_port, fresh_mysql_database, start_demo_llm, wait_http  # noqa: E402
 
 
 def flush_redis(url: str) -> None:
@@ -144,7 +113,7 @@ def main() -> int:
     database_url = os.environ.get("SCALE_DATABASE_URL", "mysql://root@127.0.0.1:3306/evalplatform_scale")
     redis_url = os.environ.get("SCALE_REDIS_URL", "redis://127.0.0.1:6379/5")
     work = Path(tempfile.mkdtemp(prefix="scale-out-"))
-    fresh_database(database_url)
+    fresh_mysql_database(database_url)
     flush_redis(redis_url)
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
     env.update(DJANGO_SETTINGS_MODULE="evalplatform.settings", DATABASE_URL=database_url, REDIS_URL=redis_url, DEBUG="1", DATA_DIR=str(work),
@@ -152,12 +121,11 @@ def main() -> int:
                PYTHONUNBUFFERED="1")
     os.environ.update(env)
     processes = Processes(env, work)
-    demo_port, web_ports = free_port(), [free_port(), free_port()]
+    web_ports = [free_port(), free_port()]
     try:
         subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-        processes.start("demo_llm", sys.executable, "-m", "llm_models.demo_llm", "--port", str(demo_port), "--api-key=")
-        demo_url = f"http://127.0.0.1:{demo_port}/v1"
-        wait_http(f"{demo_url}/models")
+        demo, demo_url = start_demo_llm(log=work / "demo_llm.log")
+        processes.running["demo_llm"] = demo
 
         import django
 
@@ -227,7 +195,7 @@ def main() -> int:
         runs = EvaluationRun.objects.filter(pk__in=run_ids)
         while time.monotonic() < deadline and runs.exclude(status="done").exists():
             time.sleep(1)
-        stats = json.load(urllib.request.urlopen(f"http://127.0.0.1:{demo_port}/demo/stats"))
+        stats = json.load(urllib.request.urlopen(demo_url.removesuffix("/v1") + "/demo/stats"))
 
         failures = []
         for run in runs.order_by("pk"):

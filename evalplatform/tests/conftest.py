@@ -4,15 +4,14 @@ django-q2 worker on the test database, the demo LLM server, and headless Chromiu
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
-from conftest import _free_port, subprocess_env
+from conftest import subprocess_env
+from evalplatform.devtools import free_port, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -23,26 +22,11 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _wait_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        try:
-            urllib.request.urlopen(url, timeout=1).close()
-            return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer:\n{log.read_text(errors='replace')}")
-
-
 @pytest.fixture(scope="module")
 def platform(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[str]:
     """Daphne and a qcluster on the test database; yields the site's base URL."""
     logs = tmp_path_factory.mktemp("platform")
-    port = _free_port()
+    port = free_port()
     with django_db_blocker.unblock():
         env = subprocess_env(ALLOWED_HOSTS="127.0.0.1,localhost", DATA_DIR=str(settings.DATA_DIR),
                              EVALUATION_HEARTBEAT_STALE="5")
@@ -56,7 +40,7 @@ def platform(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[s
                                            stderr=subprocess.STDOUT, start_new_session=True), log))
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_http(f"{url}/accounts/login/", *processes[0])
+        wait_http(f"{url}/accounts/login/", processes[0][0], log=processes[0][1])
         yield url
     finally:
         for process, _log in processes:

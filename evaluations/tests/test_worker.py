@@ -1,14 +1,14 @@
 """Evaluations through real `qcluster` processes: a full run, and a worker killed mid-run."""
 
 import json
-import time
 import urllib.request
 
 import pytest
+
+from conftest import wait_for_row
 from django.test import Client
 from django.urls import reverse
 
-from evaluations import services
 from evaluations.models import EvaluationItem, EvaluationRun
 from llm_models.models import LLMModel
 
@@ -16,13 +16,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def wait_for(run: EvaluationRun, condition, worker, timeout: float = 60) -> EvaluationRun:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run.refresh_from_db()
-        if condition(run):
-            return run
-        time.sleep(0.2)
-    raise AssertionError(f"run {run.pk} is {run.status} ({run.done_items}/{run.total_items}):\n{worker.output()}")
+    return wait_for_row(run, condition, worker, timeout=timeout,
+                        describe=lambda run: f"run {run.pk} is {run.status} ({run.done_items}/{run.total_items})")
 
 
 def test_small_evaluation_through_a_real_worker(qcluster, make_run, alice_client: Client):

@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from conftest import wait_for_row
 from llm_models.models import LLMModel
 from perfbench import services
 from perfbench.models import BenchmarkRun
@@ -16,13 +17,9 @@ Status = BenchmarkRun.Status
 
 
 def wait_for(run: BenchmarkRun, condition, worker, timeout: float = 60) -> BenchmarkRun:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run.refresh_from_db()
-        if condition(run):
-            return run
-        time.sleep(0.2)
-    raise AssertionError(f"{run.status} {run.requests_done}/{run.requests_total}: {run.error}\n{run.log[-2000:]}\n{worker.output()}")
+    return wait_for_row(run, condition, worker, timeout=timeout, describe=lambda run: (
+        f"{run.status} {run.requests_done}/{run.requests_total}: {run.error}\n{run.log[-2000:]}"
+    ))
 
 
 @pytest.mark.django_db(transaction=True)
