@@ -35,8 +35,11 @@ class DatasetChoice:
 
 
 def _enqueue_run(run: EvaluationRun) -> None:
+    """Queue the run for a worker. A queued run's heartbeat is the time it was queued: a task lost
+    with a worker that died before claiming it is queued again by the scheduled check."""
     from django_q.tasks import async_task
 
+    EvaluationRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
     transaction.on_commit(lambda: async_task("evaluations.tasks.run_evaluation", run.pk))
 
 
@@ -183,9 +186,19 @@ def _stale_before():
 
 
 def evaluation_runs_resume_stale() -> list[int]:
-    """Resume every run whose worker stopped sending heartbeats (for the scheduled check)."""
-    stale = EvaluationRun.objects.filter(status=EvaluationRun.Status.RUNNING, heartbeat_at__lt=_stale_before())
-    return [run.pk for run in stale if evaluation_run_resume(run=run)]
+    """For the scheduled check: resume every run whose worker stopped sending heartbeats, and
+    queue again every run queued long ago but never claimed (its task went down with a worker).
+    A second task for a run is harmless: only one worker can claim it."""
+    resumed = []
+    stale = EvaluationRun.objects.filter(heartbeat_at__lt=_stale_before())
+    for run in stale.filter(status=EvaluationRun.Status.RUNNING):
+        if evaluation_run_resume(run=run):
+            resumed.append(run.pk)
+    for run in stale.filter(status=EvaluationRun.Status.QUEUED):
+        with transaction.atomic():
+            _enqueue_run(run)
+        resumed.append(run.pk)
+    return resumed
 
 
 def evaluation_items_retry_failed(*, run: EvaluationRun) -> int:

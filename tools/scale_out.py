@@ -122,10 +122,10 @@ def main() -> int:
     os.environ.update(env)
     processes = Processes(env, work)
     web_ports = [free_port(), free_port()]
+    demo = None
     try:
         subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
         demo, demo_url = start_demo_llm(log=work / "demo_llm.log")
-        processes.running["demo_llm"] = demo
 
         import django
 
@@ -224,6 +224,8 @@ def main() -> int:
         return 1 if failures else 0
     finally:
         processes.stop_all()
+        if demo:
+            demo.terminate()
 
 
 if __name__ == "__main__":

@@ -106,16 +106,22 @@ def test_reproduce_sends_the_item_n_times_with_the_run_parameters(make_run):
     assert all(attempt["score"] == item.score for attempt in reproduction.attempts)
 
 
-def test_stale_runs_are_resumed_by_the_scheduled_check(make_run, settings, django_capture_on_commit_callbacks):
+def test_stale_runs_are_resumed_by_the_scheduled_check(make_run, settings):
     from datetime import timedelta
 
     from django.utils import timezone
+    from django_q.models import OrmQ
 
-    stale, alive = make_run(item_limit=1), make_run(item_limit=1)
+    stale, alive, lost, waiting = (make_run(item_limit=1) for _ in range(4))
     long_ago = timezone.now() - timedelta(seconds=settings.EVALUATION_HEARTBEAT_STALE + 5)
     EvaluationRun.objects.filter(pk=stale.pk).update(status="running", heartbeat_at=long_ago)
     EvaluationRun.objects.filter(pk=alive.pk).update(status="running", heartbeat_at=timezone.now())
-    assert services.evaluation_runs_resume_stale() == [stale.pk]
-    stale.refresh_from_db()
-    alive.refresh_from_db()
-    assert (stale.status, alive.status) == ("queued", "running")
+    # Queued long ago and never claimed: its task went down with a worker.
+    EvaluationRun.objects.filter(pk=lost.pk).update(heartbeat_at=long_ago)
+    queued_tasks = OrmQ.objects.count()
+    assert services.evaluation_runs_resume_stale() == [stale.pk, lost.pk]
+    assert OrmQ.objects.count() == queued_tasks + 2
+    statuses = dict(EvaluationRun.objects.values_list("pk", "status"))
+    assert [statuses[run.pk] for run in (stale, alive, lost, waiting)] == ["queued", "running", "queued", "queued"]
+    lost.refresh_from_db()
+    assert lost.heartbeat_at > long_ago
