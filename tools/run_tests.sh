@@ -5,6 +5,9 @@
 set -e
 PY=.venv/bin/python
 export DEBUG=1
+# A run that was killed can leave the test database's WAL files behind; SQLite would read them
+# into the next run's fresh database.
+rm -f data/test_*.sqlite3 data/test_*.sqlite3-wal data/test_*.sqlite3-shm
 echo "=== Test suite on SQLite ==="
 DATABASE_URL="sqlite:///$(pwd)/data/test-sqlite.sqlite3" $PY -m pytest "$@"
 
