@@ -14,7 +14,7 @@ import pytest
 from django.test import Client
 from django.utils import translation
 
-from evalplatform.devtools import free_port, start_demo_llm
+from evalplatform.devtools import die_with_parent, free_port, start_demo_llm
 
 PASSWORD = "correct-horse-battery-staple"
 DEMO_LLM_KEY = "demo-secret-key"
@@ -154,6 +154,7 @@ class Worker:
             stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # so kill() takes the cluster's child processes too
+            preexec_fn=die_with_parent,
         )
 
     def kill(self) -> None:

@@ -2,6 +2,7 @@
 and tools/scale_out.py: free ports, waiting for a server to answer, the demo LLM server, a fresh
 MariaDB database."""
 
+import signal
 import socket
 import subprocess
 import sys
@@ -12,6 +13,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def die_with_parent() -> None:
+    """For `preexec_fn`: the child is killed when the process that started it dies (Linux), so a
+    killed test run leaves no worker polling a test database that the next run recreates."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def free_port() -> int:
@@ -43,7 +53,7 @@ def start_demo_llm(*options: str, log: Path | None = None, timeout: float = 20) 
     output = log.open("wb") if log else subprocess.DEVNULL
     process = subprocess.Popen(
         [sys.executable, "-m", "llm_models.demo_llm", "--port", str(port), "--api-key=", *options],
-        cwd=ROOT, stdout=output, stderr=subprocess.STDOUT,
+        cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, preexec_fn=die_with_parent,
     )
     url = f"http://127.0.0.1:{port}/v1"
     try:

@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 
 from conftest import subprocess_env
-from evalplatform.devtools import free_port, wait_http
+from evalplatform.devtools import die_with_parent, free_port, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -37,7 +37,8 @@ def platform(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[s
     ]:
         log = logs / f"{name}.log"
         processes.append((subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("wb"),
-                                           stderr=subprocess.STDOUT, start_new_session=True), log))
+                                           stderr=subprocess.STDOUT, start_new_session=True,
+                                           preexec_fn=die_with_parent), log))
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http(f"{url}/accounts/login/", processes[0][0], log=processes[0][1])
