@@ -6,21 +6,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.ownership import SystemOrOwnedQuerySet
 
-class DatasetQuerySet(models.QuerySet):
-    def for_user(self, user) -> "DatasetQuerySet":
-        """Datasets the user may read: the system ones and their own."""
-        return self.filter(Q(owner__isnull=True) | Q(owner=user))
 
-    def owned_by(self, user) -> "DatasetQuerySet":
-        return self.filter(owner=user)
-
-    def system(self) -> "DatasetQuerySet":
-        return self.filter(owner__isnull=True)
-
-    def enabled(self) -> "DatasetQuerySet":
-        return self.filter(enabled=True)
-
+class DatasetQuerySet(SystemOrOwnedQuerySet):
     def ready(self) -> "DatasetQuerySet":
         return self.filter(status=Dataset.Status.READY)
 

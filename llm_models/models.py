@@ -6,23 +6,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from accounts.ownership import SystemOrOwnedQuerySet
 from llm_models.endpoints import endpoint_validate
 from llm_models.fields import EncryptedTextField
-
-
-class LLMModelQuerySet(models.QuerySet):
-    def for_user(self, user) -> "LLMModelQuerySet":
-        """Models the user may use: the system ones and their own."""
-        return self.filter(Q(owner__isnull=True) | Q(owner=user))
-
-    def owned_by(self, user) -> "LLMModelQuerySet":
-        return self.filter(owner=user)
-
-    def system(self) -> "LLMModelQuerySet":
-        return self.filter(owner__isnull=True)
-
-    def enabled(self) -> "LLMModelQuerySet":
-        return self.filter(enabled=True)
 
 
 class LLMModel(models.Model):
@@ -55,7 +41,7 @@ class LLMModel(models.Model):
     last_check_error = models.TextField(_("last check error"), blank=True)
     last_checked_at = models.DateTimeField(_("last checked at"), null=True, blank=True)
 
-    objects = LLMModelQuerySet.as_manager()
+    objects = SystemOrOwnedQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
