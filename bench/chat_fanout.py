@@ -1,6 +1,8 @@
 """Benchmark: N concurrent chat sessions, each sending one message to three model slots over the
 websocket of a live Daphne, next to the same N x 3 streams made directly with the async openai
-client against the same demo server, in the same run.
+client against the same demo server, in the same run. The direct client is the one the platform
+builds (llm_models.clients) and reads its streams as the platform does, so the difference is what
+the platform adds: the websocket, the consumer, the database and the pages.
 
     .venv/bin/python bench/chat_fanout.py --sessions 50
     .venv/bin/python bench/chat_fanout.py --sessions 10 --rounds 5 --ttft 0.05 --tps 200
@@ -190,16 +192,23 @@ async def direct_turns(client, sessions: int, rounds: int, pause: float) -> list
 
 
 async def direct_stream(client, question: str) -> float:
+    """One stream through the platform's own client and reader, without the platform around it."""
+    from chat.streaming import sse_events
+    from llm_models.clients import chat_completion_stream
+
     started = time.perf_counter()
     first = None
-    stream = await client.chat.completions.create(
-        model="demo-fast", messages=[{"role": "user", "content": question}], temperature=0.7,
-        max_tokens=1024, stream=True, stream_options={"include_usage": True},
-    )
-    async with stream:
-        async for chunk in stream:
-            if first is None and chunk.choices and chunk.choices[0].delta.content:
+    response = await chat_completion_stream(client, {
+        "model": "demo-fast", "messages": [{"role": "user", "content": question}], "temperature": 0.7,
+        "max_tokens": 1024, "stream_options": {"include_usage": True},
+    })
+    try:
+        async for event in sse_events(response):
+            choices = event.get("choices") or [{}]
+            if first is None and (choices[0].get("delta") or {}).get("content"):
                 first = time.perf_counter()
+    finally:
+        await response.aclose()
     return (first - started) * 1000
 
 
@@ -236,12 +245,11 @@ def report(args, platform_ttft: list[float], direct_ttft: list[float], ratios: l
 
 async def measure(args, demo_url: str, ws_url: str, conversation_ids: list[int], cookie: str, pids: dict[str, int]):
     import aiohttp
-    import httpx
-    from openai import AsyncOpenAI
 
-    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
-    direct_client = AsyncOpenAI(base_url=demo_url, api_key="no-key", max_retries=0,
-                                http_client=httpx.AsyncClient(limits=limits, timeout=120))
+    from llm_models.clients import async_openai_client
+    from llm_models.models import LLMModel
+
+    direct_client = async_openai_client(LLMModel(base_url=demo_url, model_name="demo-fast"), max_retries=0)
     connector = aiohttp.TCPConnector(limit=0)
     cpu = {}
     async with aiohttp.ClientSession(connector=connector) as session, direct_client:

@@ -1,23 +1,28 @@
 """The chat websocket: one message goes to every slot of a conversation at once, and each slot's
 answer streams back as it arrives, straight from this consumer (no channel layer in the path).
 
-Frames from the browser: {"type": "send", "content": "..."} and {"type": "stop"}.
+Frames from the browser: {"type": "send", "content": "..."}, {"type": "stop"} and
+{"type": "reload"}.
 Frames to the browser, in this order for a turn:
   {"type": "turn", "title", "html"}                         the question and an empty card per slot
+                                                            (again, replacing it, if asked again)
   {"type": "chunk", "slot", "delta"}                        text; the slots' chunks interleave
   {"type": "done", "slot", "answer_id", "status", "html"}   a slot's final card, once per slot
   {"type": "turn_done", "message_id"}
 and {"type": "error", "message"} when a frame cannot be served. Only one turn streams at a time,
 so "slot" (1-3) names the column a chunk belongs to.
 
-The models are asked before anything is written: the rows of a turn are saved while the answers
-stream, and its answers once they all ended, so that no stream waits for the database.
+The models are asked before the database is even read: the socket keeps the conversation as it
+last read it (services.ChatPlan), checks it while the answers stream and asks again in the rare
+case it changed meanwhile. The rows of a turn are saved while the answers stream, and its answers
+once they all ended, so that no stream waits for the database. The page sends {"type": "reload"}
+after it changed the conversation over HTTP.
 """
 
 import asyncio
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 from channels.db import database_sync_to_async
@@ -46,18 +51,18 @@ class SlotUnavailable(Exception):
 class StreamingTurn:
     """A message being answered: each slot's stream and the task requesting it upstream."""
 
-    turn: services.Turn
-    streams: list[AnswerStream]
-    upstreams: list[asyncio.Task]
-    # Storing the message and the empty answers; gives the datasets "Add to dataset" offers.
-    saved: asyncio.Task
+    content: str
+    turn: services.Turn | None = None
+    streams: list[AnswerStream] = field(default_factory=list)
+    upstreams: list[asyncio.Task] = field(default_factory=list)
+    stopped: bool = False
     finished: asyncio.Task | None = None
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.streaming: StreamingTurn | None = None
-        # Storing the last turn's answers; the next turn's history needs them.
+        # Storing the last turn's answers and reading the conversation again after them.
         self.saving: asyncio.Task | None = None
         # How answers cut short are marked: stopped, unless the socket went away first.
         self.cancelled_status = Answer.Status.STOPPED
@@ -68,6 +73,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if self.conversation is None:
             await self.close()
             return
+        self.plan = await database_sync_to_async(services.chat_plan)(conversation=self.conversation)
         self.language = _language(self.scope)
         self.connected = True
         await self.accept()
@@ -85,8 +91,22 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 await self.turn_start(content.get("content"))
             elif kind == "stop":
                 await self.turn_cancel(Answer.Status.STOPPED)
+            elif kind == "reload":
+                await self.plan_reload()
             else:
                 await self.send_error(_("Unknown request."))
+
+    async def plan_reload(self) -> None:
+        """Read the conversation again: the page changed its slots or its title."""
+        if self.streaming is not None:
+            return  # The turn reads the conversation again when it ends.
+        await self._last_turn_stored()
+        self.plan = await database_sync_to_async(services.chat_plan)(conversation=self.conversation)
+
+    async def _last_turn_stored(self) -> None:
+        if self.saving is not None:
+            self.plan = await self.saving
+            self.saving = None
 
     async def turn_start(self, content) -> None:
         if not isinstance(content, str) or not content.strip():
@@ -98,64 +118,81 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if self.streaming is not None:
             await self.send_error(_("Wait for the answers, or stop them, before sending again."))
             return
-        if self.saving is not None:
-            await self.saving
-        content = content.strip()
-        turn = await database_sync_to_async(services.turn_prepare)(
-            conversation=self.conversation, content=content
-        )
-        # The question and its empty cards first, so that every chunk has its place.
+        await self._last_turn_stored()
+        self.streaming = streaming = StreamingTurn(content.strip())
+        # The models are asked at once, with the conversation as this socket last read it; the
+        # turn then checks that reading against the database (_turn_run).
+        await self._turn_begin(streaming, self.plan)
+        streaming.finished = asyncio.create_task(self._turn_run(streaming))
+
+    async def _turn_begin(self, streaming: StreamingTurn, plan: services.ChatPlan) -> None:
+        """Ask every slot's model, then show the question and an empty card per slot."""
+        turn = services.turn_build(plan=plan, content=streaming.content)
+        shown = asyncio.Event()  # Chunks wait for their cards.
+        streaming.turn = turn
+        streaming.streams = [
+            AnswerStream(call, upstream_messages(call, turn.message.content), self._coalescer(turn, call.slot, shown))
+            for call in turn.calls
+        ]
+        streaming.upstreams = [asyncio.create_task(_upstream(stream)) for stream in streaming.streams]
+        if streaming.stopped:
+            for upstream in streaming.upstreams:
+                upstream.cancel()
+        # Let the requests leave before the page's HTML is made: when many messages arrive at
+        # once, every model is asked before any card is rendered.
+        await asyncio.sleep(0)
         html = rendering.turn_html(
             turn.message, [call.answer for call in turn.calls], language=self.language
         )
         await self.send_json({"type": "turn", "title": turn.title, "html": html})
-        streams = [
-            AnswerStream(call, upstream_messages(call, content), self._coalescer(call.slot))
-            for call in turn.calls
-        ]
-        upstreams = [asyncio.create_task(_upstream(stream)) for stream in streams]
-        saved = asyncio.create_task(database_sync_to_async(_turn_save)(turn))
-        self.streaming = StreamingTurn(turn, streams, upstreams, saved)
-        self.streaming.finished = asyncio.create_task(self._turn_finish(self.streaming))
+        shown.set()
 
-    def _coalescer(self, slot: int) -> DeltaCoalescer:
+    def _coalescer(self, turn: services.Turn, slot: int, shown: asyncio.Event) -> DeltaCoalescer:
         async def send(text: str) -> None:
-            if self.connected:
+            await shown.wait()
+            streaming = self.streaming
+            if self.connected and streaming is not None and streaming.turn is turn:
                 await self.send_json({"type": "chunk", "slot": slot, "delta": text})
 
         return DeltaCoalescer(send)
 
-    async def _turn_finish(self, streaming: StreamingTurn) -> None:
-        """Show each slot's final answer as soon as its stream ends; then end the turn and store
-        the answers."""
+    async def _turn_run(self, streaming: StreamingTurn) -> None:
+        """Store the turn while the answers stream, show each slot's final answer as soon as its
+        stream ends; then end the turn and store the answers."""
         try:
+            plan, datasets = await database_sync_to_async(_turn_confirm)(streaming.turn)
+            if plan.signature != streaming.turn.plan.signature:
+                # The slots or their models changed since this socket read them (in another
+                # window, or by an administrator): ask again with the conversation as it is.
+                self.plan = plan
+                await _cancelled(streaming.upstreams)
+                await self._turn_begin(streaming, plan)
+                await database_sync_to_async(services.turn_save)(turn=streaming.turn)
             answers = await asyncio.gather(*(
-                self._answer_finish(streaming, stream, upstream)
+                self._answer_finish(stream, upstream, datasets)
                 for stream, upstream in zip(streaming.streams, streaming.upstreams, strict=True)
             ))
         except Exception:
             logger.exception("Chat turn of conversation %s failed", self.conversation.pk)
-            for upstream in streaming.upstreams:
-                upstream.cancel()
+            await _cancelled(streaming.upstreams)
             if self.connected:
                 await self.send_error(_("The message could not be saved; try again."))
             return
         finally:
             self.streaming = None
         self.saving = asyncio.create_task(
-            database_sync_to_async(services.answers_save)(answers=answers)
+            database_sync_to_async(_turn_end)(streaming.turn, answers)
         )
         if self.connected:
             await self.send_json({"type": "turn_done", "message_id": streaming.turn.message.pk})
 
     async def _answer_finish(
-        self, streaming: StreamingTurn, stream: AnswerStream, upstream: asyncio.Task
+        self, stream: AnswerStream, upstream: asyncio.Task, datasets: list[Dataset]
     ) -> Answer:
         # Waits without being cancelled itself: stopping cancels only the upstream request, and
         # what arrived until then is kept all the same.
         await asyncio.wait([upstream])
         await stream.coalescer.close()
-        datasets = await streaming.saved  # From here on the answer has its row.
         with translation.override(self.language):
             status, error = self._outcome(stream, upstream)
         answer = stream.call.answer
@@ -190,6 +227,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if streaming is None:
             return
         self.cancelled_status = status
+        streaming.stopped = True
         for upstream in streaming.upstreams:
             upstream.cancel()
         await streaming.finished
@@ -208,9 +246,26 @@ async def _upstream(stream: AnswerStream) -> None:
     await stream.run()
 
 
-def _turn_save(turn: services.Turn) -> list[Dataset]:
-    services.turn_save(turn=turn)
-    return rendering.dataset_choices(turn.conversation.owner_id)
+async def _cancelled(upstreams: list[asyncio.Task]) -> None:
+    for upstream in upstreams:
+        upstream.cancel()
+    if upstreams:
+        await asyncio.wait(upstreams)
+
+
+def _turn_confirm(turn: services.Turn) -> tuple[services.ChatPlan, list[Dataset]]:
+    """The conversation as it is now, and the datasets its answers can go to; the turn is stored
+    if it was built from exactly that conversation."""
+    plan = services.chat_plan(conversation=turn.conversation)
+    if plan.signature == turn.plan.signature:
+        services.turn_save(turn=turn)
+    return plan, rendering.dataset_choices(turn.conversation.owner_id)
+
+
+def _turn_end(turn: services.Turn, answers: list[Answer]) -> services.ChatPlan:
+    """Store how the answers ended and read the conversation the next message goes to."""
+    services.answers_save(answers=answers)
+    return services.chat_plan(conversation=turn.conversation)
 
 
 def _conversation_for(user, pk: int) -> Conversation | None:

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce, NullIf
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from chat.models import MAX_SLOTS, TITLE_MAX_LENGTH, Answer, Conversation, Message, Slot
@@ -120,6 +123,30 @@ def title_from_message(content: str) -> str:
 
 
 @dataclass(frozen=True)
+class SlotPlan:
+    """One slot as the next message will be sent to it."""
+
+    slot: Slot
+    # The slot's own earlier exchanges, oldest first: (question, its answer).
+    history: tuple[tuple[str, str], ...]
+    # Why the slot cannot be asked (no model, model disabled), or "".
+    problem: str
+
+
+@dataclass(frozen=True)
+class ChatPlan:
+    """What a conversation's next message is sent with: every slot's settings and model as they
+    are now, and each slot's own earlier exchanges. Read once (chat_plan) and kept between
+    messages by the websocket, so that a message goes out without waiting for the database."""
+
+    conversation: Conversation
+    title: str
+    slots: tuple[SlotPlan, ...]
+    # Every value the requests depend on: two plans with the same signature ask the same.
+    signature: tuple
+
+
+@dataclass(frozen=True)
 class SlotCall:
     """What one slot sends upstream for a turn, and the answer it fills."""
 
@@ -129,9 +156,7 @@ class SlotCall:
     system_prompt: str
     temperature: float
     max_tokens: int
-    # The slot's own earlier exchanges, oldest first: (question, its answer).
     history: tuple[tuple[str, str], ...]
-    # Why the slot cannot be asked (no model, model disabled), or "".
     problem: str = ""
 
 
@@ -139,15 +164,18 @@ class SlotCall:
 class Turn:
     """A message about to go to every slot: its rows, not saved yet, and each slot's call."""
 
-    conversation: Conversation
+    plan: ChatPlan
     message: Message
     calls: list[SlotCall]
     title: str
 
+    @property
+    def conversation(self) -> Conversation:
+        return self.plan.conversation
 
-def turn_prepare(*, conversation: Conversation, content: str) -> Turn:
-    """Read what a new message needs: every slot's settings as they are now and its own earlier
-    exchanges. The rows are built but not saved (turn_save), so the models can be asked first."""
+
+def chat_plan(*, conversation: Conversation) -> ChatPlan:
+    """Read what the conversation's next message needs (three queries)."""
     slots = list(conversation.slots.select_related("model"))
     history: dict[int, list[tuple[str, str]]] = {slot.pk: [] for slot in slots}
     earlier = Answer.objects.history_of(list(history)).values_list(
@@ -155,23 +183,45 @@ def turn_prepare(*, conversation: Conversation, content: str) -> Turn:
     )
     for slot_id, question, answer in earlier:
         history[slot_id].append((question, answer))
-    message = Message(conversation=conversation, content=content)
-    calls = [
-        SlotCall(
-            answer=Answer(
-                message=message, slot=slot, slot_position=slot.position, model=slot.model,
-                model_name=slot.model.name if slot.model else slot.model_name,
-                system_prompt=slot.system_prompt, temperature=slot.temperature,
-                max_tokens=slot.max_tokens,
-            ),
-            slot=slot.position, model=slot.model, system_prompt=slot.system_prompt,
-            temperature=slot.temperature, max_tokens=slot.max_tokens,
-            history=tuple(history[slot.pk]), problem=_slot_problem(slot, conversation.owner_id),
-        )
+    owner_id = conversation.owner_id
+    slot_plans = tuple(
+        SlotPlan(slot=slot, history=tuple(history[slot.pk]), problem=_slot_problem(slot, owner_id))
         for slot in slots
-    ]
-    title = conversation.title or title_from_message(content)
-    return Turn(conversation=conversation, message=message, calls=calls, title=title)
+    )
+    title = Conversation.objects.filter(pk=conversation.pk).values_list("title", flat=True).first()
+    signature = tuple(
+        (_field_values(plan.slot), _field_values(plan.slot.model), plan.history, plan.problem)
+        for plan in slot_plans
+    )
+    return ChatPlan(conversation=conversation, title=title or "", slots=slot_plans, signature=signature)
+
+
+def _field_values(row) -> tuple:
+    if row is None:
+        return ()
+    return tuple(getattr(row, field.attname) for field in row._meta.concrete_fields)
+
+
+def turn_build(*, plan: ChatPlan, content: str) -> Turn:
+    """A message to every slot of the plan; the rows are built but not saved (turn_save), so the
+    models can be asked first."""
+    message = Message(conversation=plan.conversation, content=content)
+    calls = []
+    for slot_plan in plan.slots:
+        slot = slot_plan.slot
+        answer = Answer(
+            message=message, slot=slot, slot_position=slot.position, model=slot.model,
+            model_name=slot.model.name if slot.model else slot.model_name,
+            system_prompt=slot.system_prompt, temperature=slot.temperature,
+            max_tokens=slot.max_tokens,
+        )
+        calls.append(SlotCall(
+            answer=answer, slot=slot.position, model=slot.model,
+            system_prompt=slot.system_prompt, temperature=slot.temperature,
+            max_tokens=slot.max_tokens, history=slot_plan.history, problem=slot_plan.problem,
+        ))
+    title = plan.title or title_from_message(content)
+    return Turn(plan=plan, message=message, calls=calls, title=title)
 
 
 def _slot_problem(slot: Slot, owner_id: int) -> str:
@@ -186,13 +236,14 @@ def _slot_problem(slot: Slot, owner_id: int) -> str:
 @transaction.atomic
 def turn_save(*, turn: Turn) -> Message:
     """Store the message and an answer per slot (streaming until answers_save), and title the
-    conversation after its first message."""
+    conversation after its first message unless it has a title already."""
     turn.message.save()
     for call in turn.calls:
         call.answer.message = turn.message
         call.answer.save()  # One by one: MySQL does not return the ids of a bulk insert.
-    turn.conversation.title = turn.title
-    turn.conversation.save(update_fields=["title", "updated_at"])
+    Conversation.objects.filter(pk=turn.conversation.pk).update(
+        title=Coalesce(NullIf(F("title"), Value("")), Value(turn.title)), updated_at=timezone.now()
+    )
     return turn.message
 
 

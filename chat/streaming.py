@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-import httpx
+import httpx2
 import openai
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -17,7 +17,9 @@ from django.utils.translation import gettext as _
 from openai import AsyncOpenAI
 
 from chat.services import SlotCall
-from llm_models.clients import NotOpenAIFormat, async_openai_client, chat_completion_params
+from llm_models.clients import (
+    NotOpenAIFormat, async_openai_client, chat_completion_params, chat_completion_stream,
+)
 from llm_models.models import LLMModel
 
 # Text that arrives within this many seconds of the last frame waits for the next frame: a few
@@ -35,7 +37,7 @@ def upstream_messages(call: SlotCall, question: str) -> list[dict[str, str]]:
     return messages
 
 
-async def sse_events(response) -> AsyncIterator[dict]:
+async def sse_events(response: httpx2.Response) -> AsyncIterator[dict]:
     """The JSON events of a chat completion's event stream, failing the way the openai client
     does (APIError, APIConnectionError, APITimeoutError) so describe_call_error explains them."""
     content_type = response.headers.get("content-type", "")
@@ -45,7 +47,7 @@ async def sse_events(response) -> AsyncIterator[dict]:
             % {"type": content_type or "?"}
         )
     try:
-        async for line in response.iter_lines():
+        async for line in response.aiter_lines():
             if not line.startswith("data:"):
                 continue  # Blank separators, comments, "event:" lines.
             data = line[5:].strip()
@@ -60,12 +62,12 @@ async def sse_events(response) -> AsyncIterator[dict]:
                 raise NotOpenAIFormat(_("an event is not a JSON object"))
             if error := event.get("error"):
                 message = error.get("message") if isinstance(error, dict) else str(error)
-                raise openai.APIError(message or "error", response.http_request, body=error)
+                raise openai.APIError(message or "error", response.request, body=error)
             yield event
-    except httpx.TimeoutException as exc:
-        raise openai.APITimeoutError(request=response.http_request) from exc
-    except httpx.TransportError as exc:
-        raise openai.APIConnectionError(request=response.http_request) from exc
+    except httpx2.TimeoutException as exc:
+        raise openai.APITimeoutError(request=response.request) from exc
+    except httpx2.TransportError as exc:
+        raise openai.APIConnectionError(request=response.request) from exc
 
 
 # Shared clients
@@ -242,16 +244,18 @@ class AnswerStream:
             async with client_pool().client(model) as client:
                 params = chat_completion_params(
                     model, temperature=self.call.temperature, max_tokens=self.call.max_tokens,
-                    messages=self.messages, stream=True, stream_options={"include_usage": True},
+                    messages=self.messages, stream_options={"include_usage": True},
                 )
+                response = await chat_completion_stream(client, params)
                 # The raw event stream, read here: the typed stream builds a pydantic object per
                 # chunk (~65 µs of CPU, against ~3 µs for json.loads), more than all else the
-                # platform does per chunk. Leaving the block closes the HTTP response, also when
-                # the task is cancelled in the middle of it: that is what stops the model.
-                request = client.chat.completions.with_streaming_response.create(**params)
-                async with request as response:
+                # platform does per chunk. Closing the response, also when the task is cancelled
+                # in the middle of it, is what stops the model.
+                try:
                     async for event in sse_events(response):
                         await self._take(event)
+                finally:
+                    await response.aclose()
         finally:
             self.ended = time.monotonic()
 

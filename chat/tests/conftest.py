@@ -57,7 +57,7 @@ async def client_pool_closed():
 
 def turn_start(conversation: Conversation, content: str) -> services.Turn:
     """A message and its empty answers, stored, as the websocket stores them."""
-    turn = services.turn_prepare(conversation=conversation, content=content)
+    turn = services.turn_build(plan=services.chat_plan(conversation=conversation), content=content)
     services.turn_save(turn=turn)
     return turn
 

@@ -10,7 +10,8 @@ from asgiref.sync import sync_to_async
 from django.test import Client
 from django.urls import reverse
 
-from chat.models import Answer, Conversation, Message
+from chat import services
+from chat.models import Answer, Conversation, Message, Slot
 from chat.tests.conftest import chat_socket, frames_until_turn_done
 from llm_models.demo_llm import demo_answer, prompt_token_count
 
@@ -199,6 +200,84 @@ async def test_each_slot_keeps_its_own_history_and_system_prompt(alice_client, m
     assert second_1.prompt_tokens == prompt_token_count(expected_1)
     assert second_2.prompt_tokens == prompt_token_count(expected_2)
     assert first_1.prompt_tokens == prompt_token_count(expected_1[:2])
+
+
+async def test_settings_changed_in_another_window_are_what_the_next_message_is_sent_with(alice_client, make_model, make_conversation):
+    first, second = [await sync_to_async(make_model)("demo-fast") for _ in range(2)]
+    conversation = await sync_to_async(make_conversation)(first)
+
+    async with chat_socket(conversation.pk, alice_client) as socket:
+        await socket.connect()
+        # Another window moves the slot to another model; this socket does not hear of it.
+        slot = await Slot.objects.aget(conversation=conversation)
+        await sync_to_async(services.slot_update)(
+            slot=slot, model=second, system_prompt="Be brief.", temperature=0.1, max_tokens=50
+        )
+        await socket.send_json_to({"type": "send", "content": "Tell me about rivers"})
+        frames = await frames_until_turn_done(socket)
+
+    # Asked at once with what the socket knew, then again once the change was seen.
+    assert len(by_type(frames, "turn")) == 2
+    [answer] = await answers_of(conversation)
+    assert (answer.model_id, answer.system_prompt, answer.temperature, answer.max_tokens) == (second.pk, "Be brief.", 0.1, 50)
+    assert answer.status == Answer.Status.DONE
+    assert answer.prompt_tokens == prompt_token_count([
+        {"role": "system", "content": "Be brief."}, {"role": "user", "content": "Tell me about rivers"},
+    ])
+    assert await Message.objects.filter(conversation=conversation).acount() == 1
+    streamed = "".join(f["delta"] for f in frames[frames.index(by_type(frames, "turn")[1]):] if f["type"] == "chunk")
+    assert streamed == answer.content
+
+
+async def test_a_change_the_page_announces_is_sent_with_at_once(alice_client, make_model, make_conversation):
+    conversation = await sync_to_async(make_conversation)(await sync_to_async(make_model)("demo-fast"))
+
+    async with chat_socket(conversation.pk, alice_client) as socket:
+        await socket.connect()
+        response = await sync_to_async(alice_client.post)(
+            reverse("chat:slot-add", args=[conversation.pk]), headers={"HX-Request": "true"}
+        )
+        assert response.status_code == 200
+        await socket.send_json_to({"type": "reload"})
+        await socket.send_json_to({"type": "send", "content": "Tell me about rivers"})
+        frames = await frames_until_turn_done(socket)
+
+    assert len(by_type(frames, "turn")) == 1
+    assert sorted(frame["slot"] for frame in by_type(frames, "done")) == [1, 2]
+    assert [answer.slot_position for answer in await answers_of(conversation)] == [1, 2]
+
+
+async def test_history_written_by_another_window_is_part_of_the_next_message(alice_client, make_model, make_conversation):
+    conversation = await sync_to_async(make_conversation)(await sync_to_async(make_model)("demo-fast"))
+
+    async with chat_socket(conversation.pk, alice_client) as window_a, chat_socket(conversation.pk, alice_client) as window_b:
+        await window_a.connect()
+        await window_b.connect()
+        await window_a.send_json_to({"type": "send", "content": "Tell me about mountains"})
+        await frames_until_turn_done(window_a)
+        await window_b.send_json_to({"type": "send", "content": "And about rivers?"})
+        await frames_until_turn_done(window_b)
+
+    first, second = await answers_of(conversation)
+    assert second.prompt_tokens == prompt_token_count([
+        {"role": "user", "content": "Tell me about mountains"}, {"role": "assistant", "content": first.content},
+        {"role": "user", "content": "And about rivers?"},
+    ])
+
+
+async def test_a_title_given_while_chatting_is_kept(alice_client, make_model, make_conversation):
+    conversation = await sync_to_async(make_conversation)(await sync_to_async(make_model)("demo-fast"))
+
+    async with chat_socket(conversation.pk, alice_client) as socket:
+        await socket.connect()
+        await socket.send_json_to({"type": "send", "content": "Tell me about mountains"})
+        await frames_until_turn_done(socket)
+        assert (await Conversation.objects.aget(pk=conversation.pk)).title == "Tell me about mountains"
+        await sync_to_async(alice_client.post)(reverse("chat:rename", args=[conversation.pk]), {"title": "Geography"})
+        await socket.send_json_to({"type": "send", "content": "And about rivers?"})
+        await frames_until_turn_done(socket)
+
+    assert (await Conversation.objects.aget(pk=conversation.pk)).title == "Geography"
 
 
 class _Elements(HTMLParser):

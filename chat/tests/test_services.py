@@ -58,7 +58,7 @@ def test_history_holds_only_the_slots_own_answers_and_skips_failed_ones(alice, m
     second = turn_start(conversation, "Q2").calls
     answer_finish(second[0].answer, status=Answer.Status.STOPPED, content="A2 partial")
     answer_finish(second[1].answer, status=Answer.Status.DONE, content="A2 from slot 2")
-    third = services.turn_prepare(conversation=conversation, content="Q3").calls
+    third = services.turn_build(plan=services.chat_plan(conversation=conversation), content="Q3").calls
     assert third[0].history == (("Q1", "A1 from slot 1"), ("Q2", "A2 partial"))
     assert third[1].history == (("Q2", "A2 from slot 2"),)
     assert upstream_messages(third[1], "Q3") == [
@@ -69,7 +69,7 @@ def test_history_holds_only_the_slots_own_answers_and_skips_failed_ones(alice, m
 
 def test_system_prompt_opens_the_upstream_messages(alice, make_model, make_conversation):
     conversation = make_conversation(make_model(), system_prompts=["Answer in French."])
-    [call] = services.turn_prepare(conversation=conversation, content="Hello").calls
+    [call] = services.turn_build(plan=services.chat_plan(conversation=conversation), content="Hello").calls
     assert upstream_messages(call, "Hello") == [
         {"role": "system", "content": "Answer in French."}, {"role": "user", "content": "Hello"},
     ]
@@ -80,7 +80,7 @@ def test_a_slot_whose_model_was_deleted_or_disabled_is_reported(alice, make_mode
     conversation = make_conversation(gone, disabled)
     gone.delete()
     LLMModel.objects.filter(pk=disabled.pk).update(enabled=False)
-    calls = services.turn_prepare(conversation=conversation, content="Hello").calls
+    calls = services.turn_build(plan=services.chat_plan(conversation=conversation), content="Hello").calls
     assert "no model" in calls[0].problem
     assert "“Off” is not available" in calls[1].problem
     assert calls[0].answer.model_name == "Gone"  # The name it had is kept for the record.

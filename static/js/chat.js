@@ -61,7 +61,10 @@
       awaitingTurn = false;
       const empty = part("empty");
       if (empty) empty.remove();
-      currentTurn = insertHtml(frame.html, (element) => turns.append(element));
+      // A second "turn" frame while one streams replaces it: the server asked the models again.
+      const streamingTurn = currentTurn;
+      currentTurn = insertHtml(frame.html, (element) =>
+        streamingTurn ? streamingTurn.replaceWith(element) : turns.append(element));
       part("title").textContent = frame.title;
       const entry = document.querySelector(`#conversation-${chat.dataset.conversationId} [data-testid="conversation-link"]`);
       if (entry) entry.textContent = frame.title;
@@ -137,6 +140,13 @@
 
   stopButton.addEventListener("click", function () {
     socket.send(JSON.stringify({ type: "stop" }));
+  });
+
+  // The slot panel and the sidebar change the conversation over HTTP: the socket reads it again.
+  document.body.addEventListener("htmx:afterRequest", function (event) {
+    if (event.detail.successful && socket && socket.readyState === WebSocket.OPEN) {
+      socket.send(JSON.stringify({ type: "reload" }));
+    }
   });
 
   turns.scrollTop = turns.scrollHeight;
