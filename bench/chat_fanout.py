@@ -63,6 +63,7 @@ def options() -> argparse.Namespace:
     parser.add_argument("--ttft", type=float, default=0.05, help="the demo server's time to first token (s)")
     parser.add_argument("--tps", type=float, default=200, help="the demo server's tokens per second")
     parser.add_argument("--pause", type=float, default=0.5, help="seconds between a session's turns")
+    parser.add_argument("--web-processes", type=int, default=1, help="Daphne processes (tools/serve_web.py)")
     parser.add_argument("--db-options", default="?conn_max_age=60", help="appended to the SQLite DATABASE_URL")
     parser.add_argument("--keep", action="store_true", help=f"keep the work folder ({WORK})")
     args = parser.parse_args()
@@ -212,10 +213,18 @@ async def direct_stream(client, question: str) -> float:
     return (first - started) * 1000
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time a process has used so far (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time these processes have used so far (Linux)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def child_pids(pid: int) -> list[int]:
+    """The Daphne processes tools/serve_web.py started."""
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
 # Report
@@ -229,7 +238,8 @@ def percentile(values: list[float], share: float) -> float:
 def report(args, platform_ttft: list[float], direct_ttft: list[float], ratios: list[float]) -> bool:
     median_gap = statistics.median(platform_ttft) - statistics.median(direct_ttft)
     median_ratio = statistics.median(ratios)
-    print(f"\n{args.sessions} sessions x {SLOTS} slots, {args.rounds} measured rounds, {args.pause:g} s between turns; "
+    print(f"\n{args.sessions} sessions x {SLOTS} slots, {args.rounds} measured rounds, {args.pause:g} s between turns, "
+          f"{args.web_processes} Daphne process(es) on {os.cpu_count()} cores; "
           f"demo ttft {args.ttft * 1000:.0f} ms, {args.tps:g} tokens/s; database options {args.db_options or '(none)'}\n")
     print(f"{'time to first token (ms)':<28}{'median':>10}{'p95':>10}{'samples':>10}")
     print(f"{'  platform (websocket)':<28}{statistics.median(platform_ttft):>10.1f}{percentile(platform_ttft, 0.95):>10.1f}{len(platform_ttft):>10}")
@@ -278,12 +288,12 @@ def main() -> None:
         processes.append(demo)
         conversation_ids, cookie = setup_platform(demo_url, args.sessions)
         processes.append(start(
-            [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(web_port),
-             "evalplatform.asgi:application"],
+            [sys.executable, "tools/serve_web.py", "--port", str(web_port),
+             "--processes", str(args.web_processes), "--", "-v", "0"],
             f"http://127.0.0.1:{web_port}/accounts/login/", "Daphne",
         ))
         ws_url = f"ws://127.0.0.1:{web_port}"
-        pids = {"bench": os.getpid(), "demo server": processes[0].pid, "daphne": processes[1].pid}
+        pids = {"bench": [os.getpid()], "demo server": [processes[0].pid], "daphne": child_pids(processes[1].pid)}
         direct_ttft, turns = asyncio.run(measure(args, demo_url, ws_url, conversation_ids, cookie, pids))
         slowest = slowest_slots_ms([message_id for _ttfts, _wall, message_id in turns])
         platform_ttft = [ttft for ttfts, _wall, _message_id in turns for ttft in ttfts]

@@ -62,7 +62,7 @@ class StreamingTurn:
 class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.streaming: StreamingTurn | None = None
-        # Storing the last turn's answers and reading the conversation again after them.
+        # Storing the last turn's answers.
         self.saving: asyncio.Task | None = None
         # How answers cut short are marked: stopped, unless the socket went away first.
         self.cancelled_status = Answer.Status.STOPPED
@@ -74,6 +74,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.close()
             return
         self.plan = await database_sync_to_async(services.chat_plan)(conversation=self.conversation)
+        self.plan_stale = False
         self.language = _language(self.scope)
         self.connected = True
         await self.accept()
@@ -99,13 +100,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def plan_reload(self) -> None:
         """Read the conversation again: the page changed its slots or its title."""
         if self.streaming is not None:
-            return  # The turn reads the conversation again when it ends.
+            self.plan_stale = True  # Read before the next message.
+            return
         await self._last_turn_stored()
         self.plan = await database_sync_to_async(services.chat_plan)(conversation=self.conversation)
+        self.plan_stale = False
 
     async def _last_turn_stored(self) -> None:
         if self.saving is not None:
-            self.plan = await self.saving
+            await self.saving
             self.saving = None
 
     async def turn_start(self, content) -> None:
@@ -118,6 +121,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if self.streaming is not None:
             await self.send_error(_("Wait for the answers, or stop them, before sending again."))
             return
+        if self.plan_stale:
+            await self.plan_reload()
         await self._last_turn_stored()
         self.streaming = streaming = StreamingTurn(content.strip())
         # The models are asked at once, with the conversation as this socket last read it; the
@@ -180,8 +185,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return
         finally:
             self.streaming = None
+        self.plan = services.chat_plan_after(plan=plan, turn=streaming.turn)
         self.saving = asyncio.create_task(
-            database_sync_to_async(_turn_end)(streaming.turn, answers)
+            database_sync_to_async(services.answers_save)(answers=answers)
         )
         if self.connected:
             await self.send_json({"type": "turn_done", "message_id": streaming.turn.message.pk})
@@ -260,12 +266,6 @@ def _turn_confirm(turn: services.Turn) -> tuple[services.ChatPlan, list[Dataset]
     if plan.signature == turn.plan.signature:
         services.turn_save(turn=turn)
     return plan, rendering.dataset_choices(turn.conversation.owner_id)
-
-
-def _turn_end(turn: services.Turn, answers: list[Answer]) -> services.ChatPlan:
-    """Store how the answers ended and read the conversation the next message goes to."""
-    services.answers_save(answers=answers)
-    return services.chat_plan(conversation=turn.conversation)
 
 
 def _conversation_for(user, pk: int) -> Conversation | None:

@@ -104,7 +104,8 @@ class AnswerQuerySet(models.QuerySet):
         return self.filter(message__conversation__in=Conversation.objects.for_user(user))
 
     def history_of(self, slot_ids) -> "AnswerQuerySet":
-        """The exchanges these slots took part in, oldest first: what each slot said before."""
+        """The exchanges these slots took part in, oldest first: what each slot said before.
+        The same rule as Answer.in_history."""
         return (
             self.filter(slot_id__in=slot_ids)
             .exclude(status=Answer.Status.ERROR)
@@ -199,6 +200,11 @@ class Answer(models.Model):
     @property
     def is_streaming(self) -> bool:
         return self.status == self.Status.STREAMING
+
+    @property
+    def in_history(self) -> bool:
+        """Whether the slot's later messages carry this answer (AnswerQuerySet.history_of)."""
+        return self.status != self.Status.ERROR and self.content != ""
 
     @property
     def is_partial(self) -> bool:

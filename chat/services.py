@@ -3,7 +3,7 @@ turning an answer into a dataset item."""
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -189,11 +189,30 @@ def chat_plan(*, conversation: Conversation) -> ChatPlan:
         for slot in slots
     )
     title = Conversation.objects.filter(pk=conversation.pk).values_list("title", flat=True).first()
+    return _chat_plan(conversation, title or "", slot_plans)
+
+
+def chat_plan_after(*, plan: ChatPlan, turn: Turn) -> ChatPlan:
+    """The plan for the message after this turn, without reading the database: each slot's
+    history ends with its answer, as chat_plan reads it once answers_save stored the answers.
+    The turn was built from this plan or from one with the same signature."""
+    answers = {call.answer.slot_id: call.answer for call in turn.calls}
+    slot_plans = []
+    for slot_plan in plan.slots:
+        answer = answers.get(slot_plan.slot.pk)
+        if answer is not None and answer.in_history:
+            exchange = (turn.message.content, answer.content)
+            slot_plan = replace(slot_plan, history=(*slot_plan.history, exchange))
+        slot_plans.append(slot_plan)
+    return _chat_plan(plan.conversation, plan.title or turn.title, tuple(slot_plans))
+
+
+def _chat_plan(conversation: Conversation, title: str, slot_plans: tuple[SlotPlan, ...]) -> ChatPlan:
     signature = tuple(
         (_field_values(plan.slot), _field_values(plan.slot.model), plan.history, plan.problem)
         for plan in slot_plans
     )
-    return ChatPlan(conversation=conversation, title=title or "", slots=slot_plans, signature=signature)
+    return ChatPlan(conversation=conversation, title=title, slots=slot_plans, signature=signature)
 
 
 def _field_values(row) -> tuple:

@@ -183,7 +183,9 @@ async def test_each_slot_keeps_its_own_history_and_system_prompt(alice_client, m
         await socket.connect()
         for question in questions:
             await socket.send_json_to({"type": "send", "content": question})
-            await frames_until_turn_done(socket)
+            frames = await frames_until_turn_done(socket)
+            # What the socket kept of the conversation was right: nothing was asked twice.
+            assert len(by_type(frames, "turn")) == 1
 
     first_1, first_2, second_1, second_2 = await answers_of(conversation)
     assert first_1.content != first_2.content

@@ -67,6 +67,40 @@ def test_history_holds_only_the_slots_own_answers_and_skips_failed_ones(alice, m
     ]
 
 
+def test_the_plan_kept_after_a_turn_is_the_one_the_database_gives(alice, make_model, make_conversation):
+    conversation = make_conversation(make_model(), make_model(), make_model())
+    plan = services.chat_plan(conversation=conversation)
+    for question, outcomes in [
+        ("Q1", [(Answer.Status.DONE, "A1"), (Answer.Status.ERROR, ""), (Answer.Status.STOPPED, "")]),
+        ("Q2", [(Answer.Status.INTERRUPTED, "A2 partial"), (Answer.Status.DONE, "A2"), (Answer.Status.ERROR, "half")]),
+    ]:
+        turn = services.turn_build(plan=plan, content=question)
+        services.turn_save(turn=turn)
+        for call, (status, content) in zip(turn.calls, outcomes, strict=True):
+            call.answer.finish(status=status, content=content)
+        services.answers_save(answers=[call.answer for call in turn.calls])
+        plan = services.chat_plan_after(plan=plan, turn=turn)
+        read = services.chat_plan(conversation=conversation)
+        assert plan.signature == read.signature
+        assert plan.title == read.title == "Q1"
+    assert [slot.history for slot in plan.slots] == [(("Q1", "A1"), ("Q2", "A2 partial")), (("Q2", "A2"),), ()]
+
+
+def test_the_plans_signature_changes_with_any_setting_the_requests_depend_on(alice, make_model, make_conversation):
+    model = make_model()
+    model.api_key = "sk-secret-1234"
+    model.save()
+    conversation = make_conversation(model)
+    before = services.chat_plan(conversation=conversation).signature
+    assert services.chat_plan(conversation=conversation).signature == before
+    LLMModel.objects.filter(pk=model.pk).update(base_url="http://127.0.0.1:9/v1")
+    assert services.chat_plan(conversation=conversation).signature != before
+    LLMModel.objects.filter(pk=model.pk).update(base_url=model.base_url)
+    assert services.chat_plan(conversation=conversation).signature == before
+    Slot.objects.filter(conversation=conversation).update(temperature=0.2)
+    assert services.chat_plan(conversation=conversation).signature != before
+
+
 def test_system_prompt_opens_the_upstream_messages(alice, make_model, make_conversation):
     conversation = make_conversation(make_model(), system_prompts=["Answer in French."])
     [call] = services.turn_build(plan=services.chat_plan(conversation=conversation), content="Hello").calls
