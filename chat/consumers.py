@@ -262,7 +262,7 @@ async def _cancelled(upstreams: list[asyncio.Task]) -> None:
 def _turn_confirm(turn: services.Turn) -> tuple[services.ChatPlan, list[Dataset]]:
     """The conversation as it is now, and the datasets its answers can go to; the turn is stored
     if it was built from exactly that conversation."""
-    plan = services.chat_plan(conversation=turn.conversation)
+    plan = services.chat_plan(conversation=turn.conversation, known=turn.plan)
     if plan.signature == turn.plan.signature:
         services.turn_save(turn=turn)
     return plan, rendering.dataset_choices(turn.conversation.owner_id)

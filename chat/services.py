@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import F, Value
+from django.db import connection, transaction
+from django.db.models import F, Max, Value
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -142,6 +142,8 @@ class ChatPlan:
     conversation: Conversation
     title: str
     slots: tuple[SlotPlan, ...]
+    # The last message and the last time an answer ended: the histories follow from them.
+    progress: tuple
     # Every value the requests depend on: two plans with the same signature ask the same.
     signature: tuple
 
@@ -174,22 +176,40 @@ class Turn:
         return self.plan.conversation
 
 
-def chat_plan(*, conversation: Conversation) -> ChatPlan:
-    """Read what the conversation's next message needs (three queries)."""
-    slots = list(conversation.slots.select_related("model"))
-    history: dict[int, list[tuple[str, str]]] = {slot.pk: [] for slot in slots}
-    earlier = Answer.objects.history_of(list(history)).values_list(
-        "slot_id", "message__content", "content"
-    )
-    for slot_id, question, answer in earlier:
-        history[slot_id].append((question, answer))
+def chat_plan(*, conversation: Conversation, known: ChatPlan | None = None) -> ChatPlan:
+    """Read what the conversation's next message needs. The slots' earlier exchanges are read
+    only if the conversation's answers changed since `known` was read (three queries, else two),
+    so that checking a kept plan costs the same however long the conversation is."""
+    slots = list(conversation.slots.select_related("model", "conversation"))
+    progress = _answers_progress(conversation)
+    if known is not None and known.progress == progress:
+        kept = {slot_plan.slot.pk: slot_plan.history for slot_plan in known.slots}
+        histories = {slot.pk: kept.get(slot.pk, ()) for slot in slots}  # A new slot has none.
+    else:
+        histories = _histories([slot.pk for slot in slots])
     owner_id = conversation.owner_id
     slot_plans = tuple(
-        SlotPlan(slot=slot, history=tuple(history[slot.pk]), problem=_slot_problem(slot, owner_id))
+        SlotPlan(slot=slot, history=histories[slot.pk], problem=_slot_problem(slot, owner_id))
         for slot in slots
     )
-    title = Conversation.objects.filter(pk=conversation.pk).values_list("title", flat=True).first()
-    return _chat_plan(conversation, title or "", slot_plans)
+    title = slots[0].conversation.title if slots else ""
+    return _chat_plan(conversation, title, slot_plans, progress)
+
+
+def _answers_progress(conversation: Conversation) -> tuple:
+    """Changes whenever an answer of the conversation is added or ends."""
+    latest = Answer.objects.filter(message__conversation=conversation).aggregate(
+        message=Max("message_id"), finished=Max("finished_at")
+    )
+    return (latest["message"], latest["finished"])
+
+
+def _histories(slot_ids: list[int]) -> dict[int, tuple[tuple[str, str], ...]]:
+    history: dict[int, list[tuple[str, str]]] = {slot_id: [] for slot_id in slot_ids}
+    earlier = Answer.objects.history_of(slot_ids).values_list("slot_id", "message__content", "content")
+    for slot_id, question, answer in earlier:
+        history[slot_id].append((question, answer))
+    return {slot_id: tuple(exchanges) for slot_id, exchanges in history.items()}
 
 
 def chat_plan_after(*, plan: ChatPlan, turn: Turn) -> ChatPlan:
@@ -204,15 +224,22 @@ def chat_plan_after(*, plan: ChatPlan, turn: Turn) -> ChatPlan:
             exchange = (turn.message.content, answer.content)
             slot_plan = replace(slot_plan, history=(*slot_plan.history, exchange))
         slot_plans.append(slot_plan)
-    return _chat_plan(plan.conversation, plan.title or turn.title, tuple(slot_plans))
+    finished = [answer.finished_at for answer in answers.values()] + [plan.progress[1]]
+    progress = (turn.message.pk, max((at for at in finished if at is not None), default=None))
+    return _chat_plan(plan.conversation, plan.title or turn.title, tuple(slot_plans), progress)
 
 
-def _chat_plan(conversation: Conversation, title: str, slot_plans: tuple[SlotPlan, ...]) -> ChatPlan:
+def _chat_plan(
+    conversation: Conversation, title: str, slot_plans: tuple[SlotPlan, ...], progress: tuple
+) -> ChatPlan:
     signature = tuple(
-        (_field_values(plan.slot), _field_values(plan.slot.model), plan.history, plan.problem)
+        (_field_values(plan.slot), _field_values(plan.slot.model), plan.problem)
         for plan in slot_plans
+    ) + (progress,)
+    return ChatPlan(
+        conversation=conversation, title=title, slots=slot_plans, progress=progress,
+        signature=signature,
     )
-    return ChatPlan(conversation=conversation, title=title, slots=slot_plans, signature=signature)
 
 
 def _field_values(row) -> tuple:
@@ -257,9 +284,14 @@ def turn_save(*, turn: Turn) -> Message:
     """Store the message and an answer per slot (streaming until answers_save), and title the
     conversation after its first message unless it has a title already."""
     turn.message.save()
-    for call in turn.calls:
-        call.answer.message = turn.message
-        call.answer.save()  # One by one: MySQL does not return the ids of a bulk insert.
+    answers = [call.answer for call in turn.calls]
+    for answer in answers:
+        answer.message = turn.message
+    if connection.features.can_return_rows_from_bulk_insert:
+        Answer.objects.bulk_create(answers)
+    else:  # MySQL does not return the ids of a bulk insert (MariaDB and SQLite do).
+        for answer in answers:
+            answer.save()
     Conversation.objects.filter(pk=turn.conversation.pk).update(
         title=Coalesce(NullIf(F("title"), Value("")), Value(turn.title)), updated_at=timezone.now()
     )

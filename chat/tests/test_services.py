@@ -82,8 +82,20 @@ def test_the_plan_kept_after_a_turn_is_the_one_the_database_gives(alice, make_mo
         plan = services.chat_plan_after(plan=plan, turn=turn)
         read = services.chat_plan(conversation=conversation)
         assert plan.signature == read.signature
+        assert [slot.history for slot in plan.slots] == [slot.history for slot in read.slots]
         assert plan.title == read.title == "Q1"
     assert [slot.history for slot in plan.slots] == [(("Q1", "A1"), ("Q2", "A2 partial")), (("Q2", "A2"),), ()]
+
+
+def test_checking_a_kept_plan_reads_no_history(alice, make_model, make_conversation, django_assert_num_queries):
+    conversation = make_conversation(make_model(), make_model())
+    for question in ["Q1", "Q2", "Q3"]:
+        for call in turn_start(conversation, question).calls:
+            answer_finish(call.answer, status=Answer.Status.DONE, content=f"A to {question}")
+    plan = services.chat_plan(conversation=conversation)
+    with django_assert_num_queries(2):
+        checked = services.chat_plan(conversation=conversation, known=plan)
+    assert checked.signature == plan.signature and checked.slots[0].history == plan.slots[0].history
 
 
 def test_the_plans_signature_changes_with_any_setting_the_requests_depend_on(alice, make_model, make_conversation):
