@@ -40,7 +40,7 @@ BENCH_ENV = {
     "SECRET_KEY": "bench-chat-fanout-" + os.urandom(16).hex(),
     "DATA_DIR": str(WORK / "data"),
     "STATIC_ROOT": str(WORK / "static"),
-    "LOG_LEVEL": "WARNING",
+    "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
 }
 os.environ.update(BENCH_ENV)
 os.environ.pop("REDIS_URL", None)

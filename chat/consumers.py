@@ -169,6 +169,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             if plan.signature != streaming.turn.plan.signature:
                 # The slots or their models changed since this socket read them (in another
                 # window, or by an administrator): ask again with the conversation as it is.
+                logger.info("Conversation %s changed since its socket read it: asking again", self.conversation.pk)
                 self.plan = plan
                 await _cancelled(streaming.upstreams)
                 await self._turn_begin(streaming, plan)
