@@ -136,10 +136,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         shown = asyncio.Event()  # Chunks wait for their cards.
         streaming.turn = turn
         streaming.streams = [
-            AnswerStream(call, upstream_messages(call, turn.message.content), self._coalescer(turn, call.slot, shown))
+            AnswerStream(
+                call, upstream_messages(call, turn.message.content),
+                self._coalescer(turn, call.slot, shown),
+            )
             for call in turn.calls
         ]
-        streaming.upstreams = [asyncio.create_task(_upstream(stream)) for stream in streaming.streams]
+        streaming.upstreams = [
+            asyncio.create_task(_upstream(stream)) for stream in streaming.streams
+        ]
         if streaming.stopped:
             for upstream in streaming.upstreams:
                 upstream.cancel()
@@ -169,7 +174,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             if plan.signature != streaming.turn.plan.signature:
                 # The slots or their models changed since this socket read them (in another
                 # window, or by an administrator): ask again with the conversation as it is.
-                logger.info("Conversation %s changed since its socket read it: asking again", self.conversation.pk)
+                logger.info(
+                    "Conversation %s changed since its socket read it: asking again",
+                    self.conversation.pk,
+                )
                 self.plan = plan
                 await _cancelled(streaming.upstreams)
                 await self._turn_begin(streaming, plan)

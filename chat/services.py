@@ -206,7 +206,9 @@ def _answers_progress(conversation: Conversation) -> tuple:
 
 def _histories(slot_ids: list[int]) -> dict[int, tuple[tuple[str, str], ...]]:
     history: dict[int, list[tuple[str, str]]] = {slot_id: [] for slot_id in slot_ids}
-    earlier = Answer.objects.history_of(slot_ids).values_list("slot_id", "message__content", "content")
+    earlier = Answer.objects.history_of(slot_ids).values_list(
+        "slot_id", "message__content", "content"
+    )
     for slot_id, question, answer in earlier:
         history[slot_id].append((question, answer))
     return {slot_id: tuple(exchanges) for slot_id, exchanges in history.items()}

@@ -44,7 +44,8 @@ def options() -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument(
-        "--processes", type=int, default=int(os.environ.get("WEB_PROCESSES") or 0) or os.cpu_count() or 1,
+        "--processes", type=int,
+        default=int(os.environ.get("WEB_PROCESSES") or 0) or os.cpu_count() or 1,
         help="Daphne processes (default: $WEB_PROCESSES, else one per core)",
     )
     parser.add_argument("daphne_options", nargs="*", help="passed to every Daphne process")
@@ -59,7 +60,8 @@ def main() -> int:
     sockets = [listening_socket(args.host, args.port) for _ in range(args.processes)]
     children = [
         subprocess.Popen(
-            [sys.executable, "-m", "daphne", "--fd", str(sock.fileno()), *args.daphne_options, ASGI_APPLICATION],
+            [sys.executable, "-m", "daphne", "--fd", str(sock.fileno()), *args.daphne_options,
+             ASGI_APPLICATION],
             cwd=ROOT, pass_fds=(sock.fileno(),), preexec_fn=die_with_parent,
         )
         for sock in sockets
