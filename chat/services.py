@@ -4,6 +4,7 @@ turning an answer into a dataset item."""
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -144,8 +145,14 @@ class ChatPlan:
     slots: tuple[SlotPlan, ...]
     # The last message and the last time an answer ended: the histories follow from them.
     progress: tuple
-    # Every value the requests depend on: two plans with the same signature ask the same.
-    signature: tuple
+
+    @cached_property
+    def signature(self) -> tuple:
+        """Every value the requests depend on: two plans with the same signature ask the same."""
+        return tuple(
+            (_field_values(plan.slot), _field_values(plan.slot.model), plan.problem)
+            for plan in self.slots
+        ) + (self.progress,)
 
 
 @dataclass(frozen=True)
@@ -193,7 +200,7 @@ def chat_plan(*, conversation: Conversation, known: ChatPlan | None = None) -> C
         for slot in slots
     )
     title = slots[0].conversation.title if slots else ""
-    return _chat_plan(conversation, title, slot_plans, progress)
+    return ChatPlan(conversation=conversation, title=title, slots=slot_plans, progress=progress)
 
 
 def _answers_progress(conversation: Conversation) -> tuple:
@@ -228,19 +235,9 @@ def chat_plan_after(*, plan: ChatPlan, turn: Turn) -> ChatPlan:
         slot_plans.append(slot_plan)
     finished = [answer.finished_at for answer in answers.values()] + [plan.progress[1]]
     progress = (turn.message.pk, max((at for at in finished if at is not None), default=None))
-    return _chat_plan(plan.conversation, plan.title or turn.title, tuple(slot_plans), progress)
-
-
-def _chat_plan(
-    conversation: Conversation, title: str, slot_plans: tuple[SlotPlan, ...], progress: tuple
-) -> ChatPlan:
-    signature = tuple(
-        (_field_values(plan.slot), _field_values(plan.slot.model), plan.problem)
-        for plan in slot_plans
-    ) + (progress,)
     return ChatPlan(
-        conversation=conversation, title=title, slots=slot_plans, progress=progress,
-        signature=signature,
+        conversation=plan.conversation, title=plan.title or turn.title, slots=tuple(slot_plans),
+        progress=progress,
     )
 
 
